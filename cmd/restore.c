@@ -1,0 +1,118 @@
+/*
+ * restore.c - `imgtool restore IMAGE TARGET`.
+ */
+#include "config.h"
+
+#include <getopt.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cmd.h"
+
+static const char *const usage[] = {
+	"usage: imgtool restore [options] IMAGE TARGET",
+	"",
+	"Write IMAGE back to TARGET (a disk, a partition, or a file, created",
+	"if missing). Before the first write imgtool checks the image (every",
+	"chunk, when IMAGE is a file), that TARGET is big enough, not mounted",
+	"and not the image, and on a terminal asks for confirmation.",
+	"IMAGE '-' reads the image from standard input.",
+	"",
+	"  -y, --yes             do not ask for confirmation",
+	"      --zero            write zeros where the image stores nothing",
+	"      --no-check-first  do not read the whole image before writing",
+	"  -q, --quiet           no progress and no summary",
+	"  -h, --help            show this help",
+	"",
+	"exit status: 0 ok, 3 image damaged, 4 target refused, 1 failed",
+	NULL
+};
+
+static const struct option longopts[] = {
+	{ "yes", no_argument, NULL, 'y' },
+	{ "zero", no_argument, NULL, 'z' },
+	{ "no-check-first", no_argument, NULL, 'N' },
+	{ "quiet", no_argument, NULL, 'q' },
+	{ "help", no_argument, NULL, 'h' },
+	{ NULL, 0, NULL, 0 }
+};
+
+/* Asks on the controlling terminal, which works even when standard input
+ * carries the image. */
+static int
+ask(const struct img_restore_plan *plan, void *arg)
+{
+	char tsize[32], ssize[32], answer[16] = "";
+	FILE *tty;
+
+	(void)arg;
+	tty = fopen("/dev/tty", "r+e");
+	if (!tty)
+		return 0;	/* no terminal after all: nobody to ask */
+	if (plan->target_is_new)
+		fprintf(tty, "Create '%s' (%s) from the image? [yes/no] ",
+		    plan->target, human_size(plan->source_size, ssize));
+	else
+		fprintf(tty, "Overwrite %s '%s'%s%s%s (%s) with an image of %s?\n"
+		    "Data on it will be lost. Type 'yes' to continue: ",
+		    plan->target_is_blockdev ? "device" : "file", plan->target,
+		    plan->model ? " [" : "", plan->model ? plan->model : "",
+		    plan->model ? "]" : "", human_size(plan->target_size, tsize),
+		    human_size(plan->source_size, ssize));
+	fflush(tty);
+	if (!fgets(answer, sizeof(answer), tty))
+		answer[0] = '\0';
+	fclose(tty);
+	return strcmp(answer, "yes\n") == 0 ? 0 : 1;
+}
+
+int
+cmd_restore(int argc, char **argv)
+{
+	struct img_restore_opts opts = { .confirm = ask };
+	struct img_restore_result res;
+	struct img_ctx *ctx;
+	struct progress *prog;
+	int c, quiet = 0, rc;
+	char size[32];
+
+	while ((c = getopt_long(argc, argv, "yqh", longopts, NULL)) != -1) {
+		switch (c) {
+		case 'y': opts.confirm = NULL; break;
+		case 'z': opts.zero_unused = 1; break;
+		case 'N': opts.no_preverify = 1; break;
+		case 'q': quiet = 1; break;
+		case 'h':
+			print_usage(stdout, usage);
+			return EXIT_OK;
+		default:
+			print_usage(stderr, usage);
+			return EXIT_USAGE;
+		}
+	}
+	if (argc - optind != 2)
+		return usage_error("restore", usage,
+		    "expected IMAGE and TARGET, got %d argument(s)",
+		    argc - optind);
+	opts.image = argv[optind];
+	opts.target = argv[optind + 1];
+	/* Only a person at a terminal is asked; scripts and cron are not. */
+	if (!isatty(2) || !(isatty(0) || strcmp(opts.image, "-") == 0))
+		opts.confirm = NULL;
+	ctx = cli_ctx_new("restore", quiet);
+	if (!ctx)
+		return EXIT_FAILED;
+	prog = progress_new("restore", quiet);
+	img_ctx_set_progress(ctx, progress_cb, prog);
+	rc = img_restore(&opts, &res, ctx);
+	progress_free(prog);
+	if (rc < 0)
+		rc = report_error("restore", rc, ctx);
+	else if (!quiet)
+		printf("restored %s in %llu chunks to '%s'\n",
+		    human_size(res.written_bytes, size),
+		    (unsigned long long)res.chunks, opts.target);
+	img_ctx_free(ctx);
+	return rc;
+}

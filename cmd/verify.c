@@ -1,0 +1,79 @@
+/*
+ * verify.c - `imgtool verify IMAGE`.
+ */
+#include "config.h"
+
+#include <getopt.h>
+#include <stdio.h>
+
+#include "cmd.h"
+
+static const char *const usage[] = {
+	"usage: imgtool verify [options] IMAGE",
+	"",
+	"Read every chunk of IMAGE, recompute every SHA-256 and check the",
+	"index and footer. Each damaged chunk is named by its offset on the",
+	"source disk. IMAGE '-' reads from standard input.",
+	"",
+	"  -q, --quiet   no progress; print only damage",
+	"  -h, --help    show this help",
+	"",
+	"exit status: 0 sound, 3 damaged, 1 could not read",
+	NULL
+};
+
+static const struct option longopts[] = {
+	{ "quiet", no_argument, NULL, 'q' },
+	{ "help", no_argument, NULL, 'h' },
+	{ NULL, 0, NULL, 0 }
+};
+
+static void
+on_bad_chunk(uint64_t offset, const char *why, void *arg)
+{
+	(void)arg;
+	fprintf(stderr, "imgtool verify: damaged chunk at offset %llu: %s\n",
+	    (unsigned long long)offset, why);
+}
+
+int
+cmd_verify(int argc, char **argv)
+{
+	struct img_verify_opts opts = { .bad_chunk = on_bad_chunk };
+	struct img_verify_result res;
+	struct img_ctx *ctx;
+	struct progress *prog;
+	int c, quiet = 0, rc;
+	char used[32];
+
+	while ((c = getopt_long(argc, argv, "qh", longopts, NULL)) != -1) {
+		switch (c) {
+		case 'q': quiet = 1; break;
+		case 'h':
+			print_usage(stdout, usage);
+			return EXIT_OK;
+		default:
+			print_usage(stderr, usage);
+			return EXIT_USAGE;
+		}
+	}
+	if (argc - optind != 1)
+		return usage_error("verify", usage,
+		    "expected one IMAGE, got %d argument(s)", argc - optind);
+	opts.image = argv[optind];
+	ctx = cli_ctx_new("verify", quiet);
+	if (!ctx)
+		return EXIT_FAILED;
+	prog = progress_new("verify", quiet);
+	img_ctx_set_progress(ctx, progress_cb, prog);
+	rc = img_verify(&opts, &res, ctx);
+	progress_free(prog);
+	if (rc < 0)
+		rc = report_error("verify", rc, ctx);
+	else if (!quiet)
+		printf("%s: OK, %llu chunks, %s of data, identity %s\n",
+		    opts.image, (unsigned long long)res.chunks,
+		    human_size(res.used_bytes, used), res.identity);
+	img_ctx_free(ctx);
+	return rc;
+}

@@ -1,0 +1,109 @@
+/*
+ * codec.c - SHA-256 through OpenSSL's EVP interface, LZ4 block compression.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <lz4.h>
+#include <openssl/evp.h>
+#include <string.h>
+
+#include "codec.h"
+
+struct img_sha256 *
+img_sha256_new(void)
+{
+	return (struct img_sha256 *)EVP_MD_CTX_new();
+}
+
+void
+img_sha256_free(struct img_sha256 *h)
+{
+	EVP_MD_CTX_free((EVP_MD_CTX *)h);
+}
+
+void
+img_sha256_init(struct img_sha256 *h)
+{
+	EVP_DigestInit_ex((EVP_MD_CTX *)h, EVP_sha256(), NULL);
+}
+
+void
+img_sha256_update(struct img_sha256 *h, const void *data, size_t len)
+{
+	EVP_DigestUpdate((EVP_MD_CTX *)h, data, len);
+}
+
+void
+img_sha256_final(struct img_sha256 *h, uint8_t out[IMG_SHA256_LEN])
+{
+	unsigned n = IMG_SHA256_LEN;
+
+	EVP_DigestFinal_ex((EVP_MD_CTX *)h, out, &n);
+}
+
+void
+img_sha256(struct img_sha256 *h, const void *data, size_t len,
+    uint8_t out[IMG_SHA256_LEN])
+{
+	img_sha256_init(h);
+	img_sha256_update(h, data, len);
+	img_sha256_final(h, out);
+}
+
+size_t
+img_lz4_bound(size_t len)
+{
+	return (size_t)LZ4_compressBound((int)len);
+}
+
+size_t
+img_lz4_compress(const void *src, size_t len, void *dst, size_t cap)
+{
+	int n = LZ4_compress_default(src, dst, (int)len, (int)cap);
+
+	if (n <= 0 || (size_t)n >= len)
+		return 0;
+	return (size_t)n;
+}
+
+int
+img_lz4_decompress(const void *src, size_t len, void *dst, size_t out_len)
+{
+	int n = LZ4_decompress_safe(src, dst, (int)len, (int)out_len);
+
+	if (n < 0 || (size_t)n != out_len)
+		return -EBADMSG;
+	return 0;
+}
+
+int
+img_is_zero(const void *buf, size_t len)
+{
+	const unsigned char *p = buf;
+
+	/* Compare the buffer with itself shifted by 16 bytes: memcmp is
+	 * vectorised, so this runs near memory bandwidth. */
+	if (len < 16) {
+		for (size_t i = 0; i < len; i++)
+			if (p[i])
+				return 0;
+		return 1;
+	}
+	for (size_t i = 0; i < 16; i++)
+		if (p[i])
+			return 0;
+	return memcmp(p, p + 16, len - 16) == 0;
+}
+
+void
+img_hex(const uint8_t *bytes, size_t n, char *out)
+{
+	static const char digits[] = "0123456789abcdef";
+
+	for (size_t i = 0; i < n; i++) {
+		out[2 * i] = digits[bytes[i] >> 4];
+		out[2 * i + 1] = digits[bytes[i] & 15];
+	}
+	out[2 * n] = '\0';
+}

@@ -1,0 +1,77 @@
+/*
+ * dev.h - block devices, regular files and pipes, with full-length I/O.
+ *
+ * Every read and write here either transfers the whole buffer or fails with
+ * a message naming the file and the offset. Pipes ("streams") support only
+ * sequential reads and writes.
+ */
+#ifndef IMG_DEV_H
+#define IMG_DEV_H
+
+#include <stdint.h>
+#include <sys/types.h>
+
+struct img_ctx;
+
+enum {
+	IMG_DEV_READ	= 0,
+	IMG_DEV_WRITE	= 1 << 0,	/* open read-write */
+	IMG_DEV_CREATE	= 1 << 1,	/* create a regular file if missing */
+	IMG_DEV_EXCL	= 1 << 2,	/* O_EXCL on block devices (not mounted) */
+};
+
+struct img_dev {
+	int fd;
+	char *path;		/* as given, for messages */
+	uint64_t size;		/* bytes (0 for streams) */
+	unsigned sector_size;	/* logical sector size (512 for files) */
+	int is_blockdev;
+	int is_stream;		/* pipe or terminal: no seeks */
+	int created;		/* the file did not exist before */
+	dev_t st_dev;		/* identity, for "is the source" checks */
+	ino_t st_ino;
+	dev_t rdev;		/* block devices only */
+	uint64_t pos;		/* streams: bytes transferred so far */
+	int owns_fd;
+};
+
+/* Opens path; returns 0 or -errno (message names the path). */
+int img_dev_open(const char *path, int flags, struct img_dev **out,
+    struct img_ctx *ctx);
+/* Wraps an already open descriptor (standard input/output); name is used in
+ * messages. The descriptor is not closed by img_dev_close. */
+int img_dev_from_fd(int fd, const char *name, struct img_dev **out,
+    struct img_ctx *ctx);
+/* Closes and frees; accepts NULL. */
+void img_dev_close(struct img_dev *dev);
+
+/* 0, -EIO on an I/O error, -ENODATA when the data ends early. */
+int img_dev_pread(struct img_dev *dev, void *buf, size_t len, uint64_t off,
+    struct img_ctx *ctx);
+int img_dev_pwrite(struct img_dev *dev, const void *buf, size_t len,
+    uint64_t off, struct img_ctx *ctx);
+/* Sequential (stream) versions; the position is dev->pos. */
+int img_dev_read(struct img_dev *dev, void *buf, size_t len,
+    struct img_ctx *ctx);
+int img_dev_write(struct img_dev *dev, const void *buf, size_t len,
+    struct img_ctx *ctx);
+/* Skips len bytes of a stream (reads them) or advances the position. */
+int img_dev_skip(struct img_dev *dev, uint64_t len, struct img_ctx *ctx);
+int img_dev_sync(struct img_dev *dev, struct img_ctx *ctx);
+/* Makes [off, off+len) read as zeros: BLKZEROOUT on block devices, a
+ * punched hole in files, written zeros where neither works. */
+int img_dev_zero(struct img_dev *dev, uint64_t off, uint64_t len,
+    struct img_ctx *ctx);
+
+/* 1 if both name the same file or device. */
+int img_dev_same(const struct img_dev *a, const struct img_dev *b);
+
+/* Looks for a mount of dev, of one of its partitions, or (for a file) of a
+ * loop device backed by it. Returns 1 and fills where/rw when found, 0 when
+ * not mounted. */
+int img_dev_find_mount(const struct img_dev *dev, char *where, size_t len,
+    int *rw);
+/* Model and serial from sysfs ("ATA Foo 1TB (serial X)"), or "" */
+void img_dev_describe(const struct img_dev *dev, char *buf, size_t len);
+
+#endif

@@ -1,0 +1,817 @@
+/*
+ * image_read.c - parse and check an image: header, metadata, chunk records,
+ * index and footer. See image_read.h for the contract; every field read
+ * from the image is validated here before anything else sees it.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "ctx.h"
+#include "dev.h"
+#include "image_read.h"
+#include "image_write.h"
+#include "imgtool.h"
+
+struct img_reader {
+	struct img_dev *dev;
+	int owns_dev;
+	int stream;
+	int broken;		/* stream position lost: no further records */
+	int at_end;
+	struct img_header hdr;
+	uint8_t *meta;
+	uint64_t data_start;
+	struct img_footer ftr;
+	/* file mode */
+	uint8_t *index;		/* entries only */
+	uint64_t count;
+	uint64_t next;
+	/* stream mode */
+	uint64_t seq;
+	uint64_t last_end;
+	uint64_t used_sum, stored_sum;
+	struct img_sha256 *entries_hash;	/* over reconstructed entries */
+	/* scratch */
+	uint8_t *payload;
+	uint8_t *ext_raw;
+	uint32_t *extents;
+	struct img_sha256 *hash;
+};
+
+static const uint8_t zero_sha[IMG_SHA256_LEN];
+
+/* Reads len bytes at pos (file) or next (stream); a short read means the
+ * image is truncated. */
+static int
+rd(struct img_reader *r, void *buf, size_t len, uint64_t pos,
+    struct img_ctx *ctx)
+{
+	int rc;
+
+	if (r->stream)
+		rc = img_dev_read(r->dev, buf, len, ctx);
+	else
+		rc = img_dev_pread(r->dev, buf, len, pos, ctx);
+	if (rc == -ENODATA)
+		return img_error(ctx, -EBADMSG,
+		    "'%s': image is truncated at byte %llu", r->dev->path,
+		    (unsigned long long)(r->stream ? r->dev->pos : pos));
+	return rc;
+}
+
+static int
+is_pow2(uint64_t v)
+{
+	return v && !(v & (v - 1));
+}
+
+static int
+decode_header(struct img_reader *r, const uint8_t *b, struct img_ctx *ctx)
+{
+	struct img_header *h = &r->hdr;
+	const char *path = r->dev->path;
+
+	if (memcmp(b + IMG_HDR_MAGIC, IMG_MAGIC, 8) != 0)
+		return img_error(ctx, -EBADMSG,
+		    "'%s' is not an imgtool image (bad magic)", path);
+	h->version = img_get32(b + IMG_HDR_VERSION);
+	if (h->version != IMG_FORMAT_VERSION)
+		return img_error(ctx, -ENOTSUP,
+		    "'%s': image format version %u is not supported (this imgtool reads version %u)",
+		    path, h->version, IMG_FORMAT_VERSION);
+	if (img_get32(b + IMG_HDR_HEADER_SIZE) != IMG_HEADER_SIZE)
+		return img_error(ctx, -EBADMSG, "'%s': bad header size %u",
+		    path, img_get32(b + IMG_HDR_HEADER_SIZE));
+	h->compat = img_get64(b + IMG_HDR_COMPAT);
+	h->incompat = img_get64(b + IMG_HDR_INCOMPAT);
+	h->ro_compat = img_get64(b + IMG_HDR_RO_COMPAT);
+	h->created = img_get64(b + IMG_HDR_CREATED);
+	h->source_size = img_get64(b + IMG_HDR_SOURCE_SIZE);
+	h->sector_size = img_get32(b + IMG_HDR_SECTOR_SIZE);
+	h->chunk_size = img_get32(b + IMG_HDR_CHUNK_SIZE);
+	h->meta_len = img_get32(b + IMG_HDR_META_LEN);
+	h->flags = img_get32(b + IMG_HDR_FLAGS);
+	img_get_str(b + IMG_HDR_TOOL, 32, h->tool);
+	memcpy(h->uuid, b + IMG_HDR_UUID, 16);
+	memcpy(h->checksum, b + IMG_HDR_CHECKSUM, IMG_SHA256_LEN);
+	if (h->incompat & ~IMG_INCOMPAT_SUPPORTED)
+		return img_error(ctx, -ENOTSUP,
+		    "'%s' needs image features this imgtool lacks (incompat 0x%llx)",
+		    path, (unsigned long long)h->incompat);
+	if (!is_pow2(h->chunk_size) || h->chunk_size < IMG_CHUNK_MIN ||
+	    h->chunk_size > IMG_CHUNK_MAX)
+		return img_error(ctx, -EBADMSG, "'%s': bad chunk size %u",
+		    path, h->chunk_size);
+	if (!is_pow2(h->sector_size) || h->sector_size < 512 ||
+	    h->sector_size > 65536)
+		return img_error(ctx, -EBADMSG, "'%s': bad sector size %u",
+		    path, h->sector_size);
+	if (h->source_size == 0 || h->source_size > (1ull << 60))
+		return img_error(ctx, -EBADMSG, "'%s': bad source size %llu",
+		    path, (unsigned long long)h->source_size);
+	if (h->meta_len > IMG_META_MAX)
+		return img_error(ctx, -EBADMSG, "'%s': bad metadata length %u",
+		    path, h->meta_len);
+	return 0;
+}
+
+static int
+check_meta(struct img_reader *r, struct img_ctx *ctx)
+{
+	size_t pos = 0, len = r->hdr.meta_len;
+
+	while (pos < len) {
+		uint16_t type, flags;
+		uint32_t n;
+
+		if (len - pos < IMG_META_REC_SIZE)
+			return img_error(ctx, -EBADMSG,
+			    "'%s': metadata record at %zu is truncated",
+			    r->dev->path, pos);
+		type = img_get16(r->meta + pos);
+		flags = img_get16(r->meta + pos + 2);
+		n = img_get32(r->meta + pos + 4);
+		if (n > len - pos - IMG_META_REC_SIZE)
+			return img_error(ctx, -EBADMSG,
+			    "'%s': metadata record at %zu overruns the metadata",
+			    r->dev->path, pos);
+		if ((flags & IMG_META_CRITICAL) && type > IMG_META_REGION)
+			return img_error(ctx, -ENOTSUP,
+			    "'%s' has metadata of an unknown kind (%u) that this imgtool must understand",
+			    r->dev->path, type);
+		pos += IMG_META_REC_SIZE + n;
+	}
+	return 0;
+}
+
+static int
+read_header(struct img_reader *r, struct img_ctx *ctx)
+{
+	uint8_t b[IMG_HEADER_SIZE], sum[IMG_SHA256_LEN];
+	int rc;
+
+	rc = rd(r, b, sizeof(b), 0, ctx);
+	if (rc == -EBADMSG)
+		return img_error(ctx, -EBADMSG,
+		    "'%s' is too short to be an imgtool image", r->dev->path);
+	if (rc < 0)
+		return rc;
+	rc = decode_header(r, b, ctx);
+	if (rc < 0)
+		return rc;
+	r->meta = malloc(r->hdr.meta_len + 1);
+	if (!r->meta)
+		return img_error(ctx, -ENOMEM, "out of memory");
+	rc = rd(r, r->meta, r->hdr.meta_len, IMG_HEADER_SIZE, ctx);
+	if (rc < 0)
+		return rc;
+	img_sha256_init(r->hash);
+	img_sha256_update(r->hash, b, IMG_HDR_CHECKSUM);
+	img_sha256_update(r->hash, r->meta, r->hdr.meta_len);
+	img_sha256_final(r->hash, sum);
+	if (memcmp(sum, r->hdr.checksum, IMG_SHA256_LEN) != 0)
+		return img_error(ctx, -EBADMSG,
+		    "'%s': header checksum mismatch (header damaged)",
+		    r->dev->path);
+	r->data_start = IMG_HEADER_SIZE + (uint64_t)r->hdr.meta_len;
+	return check_meta(r, ctx);
+}
+
+static uint64_t
+max_chunks(const struct img_reader *r)
+{
+	return (r->hdr.source_size + r->hdr.chunk_size - 1) / r->hdr.chunk_size;
+}
+
+/* Length a chunk at this (aligned) offset must have. */
+static uint32_t
+slot_length(const struct img_reader *r, uint64_t off)
+{
+	uint64_t rest = r->hdr.source_size - off;
+
+	return rest < r->hdr.chunk_size ? (uint32_t)rest : r->hdr.chunk_size;
+}
+
+static int
+decode_footer(struct img_reader *r, const uint8_t *b, uint64_t footer_pos,
+    struct img_ctx *ctx)
+{
+	struct img_footer *f = &r->ftr;
+	uint8_t sum[IMG_SHA256_LEN];
+
+	img_sha256(r->hash, b, IMG_FTR_CHECKSUM, sum);
+	if (memcmp(b + IMG_FTR_MAGIC, IMG_FOOTER_MAGIC, 8) != 0 ||
+	    memcmp(sum, b + IMG_FTR_CHECKSUM, IMG_SHA256_LEN) != 0)
+		return img_error(ctx, -EBADMSG,
+		    "'%s': footer missing or damaged at byte %llu (image truncated or corrupt)",
+		    r->dev->path, (unsigned long long)footer_pos);
+	f->index_pos = img_get64(b + IMG_FTR_INDEX_POS);
+	f->index_len = img_get64(b + IMG_FTR_INDEX_LEN);
+	f->chunks = img_get64(b + IMG_FTR_CHUNKS);
+	f->used = img_get64(b + IMG_FTR_USED);
+	f->stored = img_get64(b + IMG_FTR_STORED);
+	memcpy(f->identity, b + IMG_FTR_IDENTITY, IMG_SHA256_LEN);
+	if (f->chunks > max_chunks(r) ||
+	    f->index_len != IMG_INDEX_HDR_SIZE + f->chunks * IMG_INDEX_ENTRY_SIZE ||
+	    f->index_pos < r->data_start ||
+	    f->index_pos + f->index_len != footer_pos)
+		return img_error(ctx, -EBADMSG,
+		    "'%s': footer describes an impossible index (pos %llu, %llu chunks)",
+		    r->dev->path, (unsigned long long)f->index_pos,
+		    (unsigned long long)f->chunks);
+	return 0;
+}
+
+/* Checks the fields a chunk header and an index entry share. */
+static int
+check_chunk_fields(const struct img_reader *r, const struct img_chunk *c,
+    struct img_ctx *ctx)
+{
+	const char *why = NULL;
+
+	if (c->offset % r->hdr.chunk_size || c->offset >= r->hdr.source_size)
+		why = "offset out of range";
+	else if (c->length != slot_length(r, c->offset))
+		why = "bad length";
+	else if (c->flags & ~IMG_CHUNK_KNOWN)
+		why = "unknown flags";
+	else if (c->flags == IMG_CHUNK_KNOWN)
+		why = "contradictory flags";
+	else if ((c->flags & IMG_CHUNK_ZERO) && (c->stored != 0 ||
+	    memcmp(c->sha256, zero_sha, IMG_SHA256_LEN) != 0))
+		why = "zero chunk with data";
+	else if ((c->flags & IMG_CHUNK_LZ4) &&
+	    (c->stored == 0 || c->stored > img_lz4_bound(c->length)))
+		why = "bad compressed length";
+	else if (!(c->flags & IMG_CHUNK_KNOWN) && c->stored != c->length)
+		why = "bad stored length";
+	if (!why)
+		return 0;
+	return img_error(ctx, -EBADMSG,
+	    "'%s': chunk %llu (record at byte %llu): %s",
+	    r->dev->path, (unsigned long long)c->seq,
+	    (unsigned long long)c->record_pos, why);
+}
+
+static void
+entry_decode(const uint8_t *e, uint64_t i, struct img_chunk *c)
+{
+	memset(c, 0, sizeof(*c));
+	c->seq = i;
+	c->offset = img_get64(e + IMG_IDX_OFFSET);
+	c->record_pos = img_get64(e + IMG_IDX_RECORD_POS);
+	c->length = img_get32(e + IMG_IDX_LENGTH);
+	c->stored = img_get32(e + IMG_IDX_STORED);
+	c->flags = img_get32(e + IMG_IDX_FLAGS);
+	c->used = img_get32(e + IMG_IDX_USED);
+	memcpy(c->sha256, e + IMG_IDX_SHA256, IMG_SHA256_LEN);
+}
+
+static int
+check_index(struct img_reader *r, struct img_ctx *ctx)
+{
+	uint64_t used = 0, stored = 0, prev_end = r->data_start;
+	struct img_chunk c, prev = { 0 };
+	int rc;
+
+	for (uint64_t i = 0; i < r->count; i++) {
+		entry_decode(r->index + i * IMG_INDEX_ENTRY_SIZE, i, &c);
+		rc = check_chunk_fields(r, &c, ctx);
+		if (rc < 0)
+			return img_error_prefix(ctx, "index");
+		if ((i > 0 && c.offset <= prev.offset) ||
+		    c.record_pos < prev_end || c.used == 0 ||
+		    c.used > c.length ||
+		    c.record_pos + IMG_CHUNK_HDR_SIZE + c.stored >
+		    r->ftr.index_pos)
+			return img_error(ctx, -EBADMSG,
+			    "'%s': index entry %llu (offset %llu) is out of order or out of bounds",
+			    r->dev->path, (unsigned long long)i,
+			    (unsigned long long)c.offset);
+		prev_end = c.record_pos + IMG_CHUNK_HDR_SIZE + c.stored;
+		used += c.used;
+		stored += c.stored;
+		prev = c;
+	}
+	if (used != r->ftr.used || stored != r->ftr.stored)
+		return img_error(ctx, -EBADMSG,
+		    "'%s': index totals do not match the footer", r->dev->path);
+	return 0;
+}
+
+static int
+read_index(struct img_reader *r, struct img_ctx *ctx)
+{
+	uint8_t b[IMG_FOOTER_SIZE], hdr[IMG_INDEX_HDR_SIZE], id[IMG_SHA256_LEN];
+	uint64_t size = r->dev->size, footer_pos;
+	int rc;
+
+	if (size < r->data_start + IMG_INDEX_HDR_SIZE + IMG_FOOTER_SIZE)
+		return img_error(ctx, -EBADMSG,
+		    "'%s': image is truncated (%llu bytes, no room for index and footer)",
+		    r->dev->path, (unsigned long long)size);
+	footer_pos = size - IMG_FOOTER_SIZE;
+	rc = rd(r, b, sizeof(b), footer_pos, ctx);
+	if (rc == 0)
+		rc = decode_footer(r, b, footer_pos, ctx);
+	if (rc == 0)
+		rc = rd(r, hdr, sizeof(hdr), r->ftr.index_pos, ctx);
+	if (rc < 0)
+		return rc;
+	r->count = r->ftr.chunks;
+	r->index = malloc(r->count * IMG_INDEX_ENTRY_SIZE + 1);
+	if (!r->index)
+		return img_error(ctx, -ENOMEM, "out of memory");
+	rc = rd(r, r->index, r->count * IMG_INDEX_ENTRY_SIZE,
+	    r->ftr.index_pos + IMG_INDEX_HDR_SIZE, ctx);
+	if (rc < 0)
+		return rc;
+	img_sha256_init(r->hash);
+	img_sha256_update(r->hash, hdr, sizeof(hdr));
+	img_sha256_update(r->hash, r->index, r->count * IMG_INDEX_ENTRY_SIZE);
+	img_sha256_final(r->hash, id);
+	if (memcmp(hdr, IMG_INDEX_MAGIC, 4) != 0 ||
+	    img_get64(hdr + 8) != r->count ||
+	    memcmp(id, r->ftr.identity, IMG_SHA256_LEN) != 0)
+		return img_error(ctx, -EBADMSG,
+		    "'%s': index damaged (checksum mismatch at byte %llu)",
+		    r->dev->path, (unsigned long long)r->ftr.index_pos);
+	return check_index(r, ctx);
+}
+
+static int
+alloc_scratch(struct img_reader *r, struct img_ctx *ctx)
+{
+	unsigned cs = r->hdr.chunk_size;
+
+	r->payload = malloc(img_lz4_bound(cs));
+	r->ext_raw = malloc((size_t)IMG_MAX_EXTENTS(cs) * IMG_EXTENT_SIZE);
+	r->extents = malloc((size_t)IMG_MAX_EXTENTS(cs) * 2 * sizeof(uint32_t));
+	if (!r->payload || !r->ext_raw || !r->extents)
+		return img_error(ctx, -ENOMEM, "out of memory");
+	return 0;
+}
+
+int
+img_reader_open_dev(struct img_dev *dev, struct img_reader **out,
+    struct img_ctx *ctx)
+{
+	struct img_reader *r;
+	int rc;
+
+	*out = NULL;
+	r = calloc(1, sizeof(*r));
+	if (!r)
+		return img_error(ctx, -ENOMEM, "out of memory");
+	r->dev = dev;
+	r->stream = dev->is_stream;
+	r->hash = img_sha256_new();
+	r->entries_hash = img_sha256_new();
+	if (!r->hash || !r->entries_hash) {
+		rc = img_error(ctx, -ENOMEM, "out of memory");
+		goto fail;
+	}
+	img_sha256_init(r->entries_hash);
+	rc = read_header(r, ctx);
+	if (rc == 0)
+		rc = alloc_scratch(r, ctx);
+	if (rc == 0 && !r->stream)
+		rc = read_index(r, ctx);
+	if (rc < 0)
+		goto fail;
+	*out = r;
+	return 0;
+fail:
+	img_reader_close(r);
+	return rc;
+}
+
+int
+img_reader_open(const char *path, struct img_reader **out,
+    struct img_ctx *ctx)
+{
+	struct img_dev *dev;
+	int rc;
+
+	*out = NULL;
+	if (strcmp(path, "-") == 0)
+		rc = img_dev_from_fd(0, "standard input", &dev, ctx);
+	else
+		rc = img_dev_open(path, IMG_DEV_READ, &dev, ctx);
+	if (rc < 0)
+		return rc;
+	rc = img_reader_open_dev(dev, out, ctx);
+	if (rc < 0) {
+		img_dev_close(dev);
+		return rc;
+	}
+	(*out)->owns_dev = 1;
+	return 0;
+}
+
+void
+img_reader_close(struct img_reader *r)
+{
+	if (!r)
+		return;
+	if (r->owns_dev)
+		img_dev_close(r->dev);
+	img_sha256_free(r->hash);
+	img_sha256_free(r->entries_hash);
+	free(r->meta);
+	free(r->index);
+	free(r->payload);
+	free(r->ext_raw);
+	free(r->extents);
+	free(r);
+}
+
+const struct img_header *
+img_reader_header(const struct img_reader *r)
+{
+	return &r->hdr;
+}
+
+const uint8_t *
+img_reader_meta(const struct img_reader *r)
+{
+	return r->meta;
+}
+
+const char *
+img_reader_path(const struct img_reader *r)
+{
+	return r->dev->path;
+}
+
+int
+img_reader_is_stream(const struct img_reader *r)
+{
+	return r->stream;
+}
+
+const struct img_footer *
+img_reader_footer(const struct img_reader *r)
+{
+	return &r->ftr;
+}
+
+uint64_t
+img_reader_count(const struct img_reader *r)
+{
+	return r->count;
+}
+
+void
+img_reader_entry(const struct img_reader *r, uint64_t i, struct img_chunk *c)
+{
+	entry_decode(r->index + i * IMG_INDEX_ENTRY_SIZE, i, c);
+}
+
+uint64_t
+img_reader_find(const struct img_reader *r, uint64_t off)
+{
+	uint64_t lo = 0, hi = r->count;
+	struct img_chunk c;
+
+	while (lo < hi) {
+		uint64_t mid = lo + (hi - lo) / 2;
+
+		img_reader_entry(r, mid, &c);
+		if (c.offset + c.length <= off)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	if (lo < r->count) {
+		img_reader_entry(r, lo, &c);
+		if (c.offset > off)
+			return r->count;
+	}
+	return lo;
+}
+
+/* Decodes and checks the extents of a record; sets c->used. */
+static int
+decode_extents(struct img_reader *r, struct img_chunk *c, struct img_ctx *ctx)
+{
+	uint64_t prev_end = 0, used = 0;
+
+	for (uint32_t i = 0; i < c->nextents; i++) {
+		uint32_t off = img_get32(r->ext_raw + 8 * i);
+		uint32_t len = img_get32(r->ext_raw + 8 * i + 4);
+		uint64_t end = (uint64_t)off + len;
+
+		/* sorted, non-touching, inside the chunk, sector aligned
+		 * (only the end of the source may cut a sector short) */
+		if (len == 0 || (i > 0 && off <= prev_end) ||
+		    end > c->length || off % 512 ||
+		    (len % 512 && end != c->length))
+			return img_error(ctx, -EBADMSG,
+			    "'%s': chunk at offset %llu has a malformed extent list",
+			    r->dev->path, (unsigned long long)c->offset);
+		r->extents[2 * i] = off;
+		r->extents[2 * i + 1] = len;
+		prev_end = end;
+		used += len;
+	}
+	c->extents = r->extents;
+	c->used = c->nextents ? (uint32_t)used : c->length;
+	return 0;
+}
+
+static int
+parse_record_header(struct img_reader *r, const uint8_t *h,
+    struct img_chunk *c, struct img_ctx *ctx)
+{
+	if (memcmp(h + IMG_CHK_MAGIC, IMG_CHUNK_MAGIC, 4) != 0)
+		return img_error(ctx, -EBADMSG,
+		    "'%s': no chunk record at byte %llu (bad magic)",
+		    r->dev->path, (unsigned long long)c->record_pos);
+	c->flags = img_get32(h + IMG_CHK_FLAGS);
+	c->seq = img_get64(h + IMG_CHK_INDEX);
+	c->offset = img_get64(h + IMG_CHK_OFFSET);
+	c->length = img_get32(h + IMG_CHK_LENGTH);
+	c->stored = img_get32(h + IMG_CHK_STORED);
+	c->nextents = img_get32(h + IMG_CHK_NEXTENTS);
+	memcpy(c->sha256, h + IMG_CHK_SHA256, IMG_SHA256_LEN);
+	if (img_get32(h + 36) != 0 ||
+	    c->nextents > IMG_MAX_EXTENTS(r->hdr.chunk_size))
+		return img_error(ctx, -EBADMSG,
+		    "'%s': chunk record at byte %llu is malformed",
+		    r->dev->path, (unsigned long long)c->record_pos);
+	return check_chunk_fields(r, c, ctx);
+}
+
+/* The record's own 8-byte check over its header and extents. */
+static int
+check_record_sum(struct img_reader *r, const uint8_t *h,
+    const struct img_chunk *c, struct img_ctx *ctx)
+{
+	uint8_t sum[IMG_SHA256_LEN];
+
+	img_sha256_init(r->hash);
+	img_sha256_update(r->hash, h, IMG_CHK_CHECK);
+	img_sha256_update(r->hash, r->ext_raw,
+	    (size_t)c->nextents * IMG_EXTENT_SIZE);
+	img_sha256_final(r->hash, sum);
+	if (memcmp(sum, h + IMG_CHK_CHECK, 8) != 0)
+		return img_error(ctx, -EBADMSG,
+		    "'%s': chunk record at byte %llu: header checksum mismatch",
+		    r->dev->path, (unsigned long long)c->record_pos);
+	return 0;
+}
+
+/* Reads the payload and decodes it into data, then checks the hash. */
+static int
+read_content(struct img_reader *r, struct img_chunk *c, uint8_t *data,
+    uint64_t pos, int *consumed, struct img_ctx *ctx)
+{
+	uint8_t sum[IMG_SHA256_LEN];
+	int rc;
+
+	if (c->flags & IMG_CHUNK_ZERO) {
+		memset(data, 0, c->length);
+		*consumed = 1;
+		return 0;
+	}
+	if (c->flags & IMG_CHUNK_LZ4) {
+		rc = rd(r, r->payload, c->stored, pos, ctx);
+		if (rc < 0)
+			return rc;
+		*consumed = 1;
+		if (img_lz4_decompress(r->payload, c->stored, data,
+		    c->length) < 0)
+			return img_error(ctx, -EBADMSG,
+			    "'%s': chunk at offset %llu: compressed data is damaged",
+			    r->dev->path, (unsigned long long)c->offset);
+	} else {
+		rc = rd(r, data, c->length, pos, ctx);
+		if (rc < 0)
+			return rc;
+		*consumed = 1;
+	}
+	img_sha256(r->hash, data, c->length, sum);
+	if (memcmp(sum, c->sha256, IMG_SHA256_LEN) != 0)
+		return img_error(ctx, -EBADMSG,
+		    "'%s': chunk at offset %llu: checksum mismatch",
+		    r->dev->path, (unsigned long long)c->offset);
+	return 0;
+}
+
+/* Reads one record at pos (file) or at the stream position. h holds the
+ * already-read 80-byte header. *consumed is set once the whole record has
+ * been read, so a stream can go on past a checksum mismatch. */
+static int
+read_record_body(struct img_reader *r, const uint8_t *h, struct img_chunk *c,
+    uint8_t *data, int *consumed, struct img_ctx *ctx)
+{
+	uint64_t pos = c->record_pos + IMG_CHUNK_HDR_SIZE;
+	size_t ext_len;
+	int rc;
+
+	rc = parse_record_header(r, h, c, ctx);
+	if (rc < 0)
+		return rc;
+	ext_len = (size_t)c->nextents * IMG_EXTENT_SIZE;
+	rc = rd(r, r->ext_raw, ext_len, pos, ctx);
+	if (rc < 0)
+		return rc;
+	rc = check_record_sum(r, h, c, ctx);
+	if (rc == 0)
+		rc = decode_extents(r, c, ctx);
+	if (rc < 0)
+		return rc;
+	return read_content(r, c, data, pos + ext_len, consumed, ctx);
+}
+
+static int
+matches_entry(const struct img_chunk *c, const struct img_chunk *e)
+{
+	return c->seq == e->seq && c->offset == e->offset &&
+	    c->length == e->length && c->stored == e->stored &&
+	    c->flags == e->flags && c->used == e->used &&
+	    memcmp(c->sha256, e->sha256, IMG_SHA256_LEN) == 0;
+}
+
+int
+img_reader_read(struct img_reader *r, uint64_t i, struct img_chunk *c,
+    uint8_t *data, struct img_ctx *ctx)
+{
+	uint8_t h[IMG_CHUNK_HDR_SIZE];
+	struct img_chunk e;
+	int rc, consumed = 0;
+
+	img_reader_entry(r, i, &e);
+	*c = e;
+	rc = rd(r, h, sizeof(h), e.record_pos, ctx);
+	if (rc < 0)
+		return rc;
+	rc = read_record_body(r, h, c, data, &consumed, ctx);
+	if (rc < 0) {
+		/* Report the index's view, which is trustworthy. */
+		struct img_chunk bad = *c;
+
+		*c = e;
+		c->extents = bad.extents;
+		c->nextents = 0;
+		return rc;
+	}
+	if (!matches_entry(c, &e))
+		return img_error(ctx, -EBADMSG,
+		    "'%s': chunk at offset %llu does not match its index entry",
+		    r->dev->path, (unsigned long long)e.offset);
+	return 0;
+}
+
+/* Adds the index entry a stream record implies to the running hash. */
+static void
+hash_entry(struct img_reader *r, const struct img_chunk *c)
+{
+	uint8_t e[IMG_INDEX_ENTRY_SIZE];
+
+	img_put64(e + IMG_IDX_OFFSET, c->offset);
+	img_put64(e + IMG_IDX_RECORD_POS, c->record_pos);
+	img_put32(e + IMG_IDX_LENGTH, c->length);
+	img_put32(e + IMG_IDX_STORED, c->stored);
+	img_put32(e + IMG_IDX_FLAGS, c->flags);
+	img_put32(e + IMG_IDX_USED, c->used);
+	memcpy(e + IMG_IDX_SHA256, c->sha256, IMG_SHA256_LEN);
+	img_sha256_update(r->entries_hash, e, sizeof(e));
+}
+
+/* Stream end: the index must list exactly the records seen. */
+static int
+finish_stream(struct img_reader *r, const uint8_t *h, struct img_ctx *ctx)
+{
+	uint64_t index_pos = r->dev->pos - IMG_CHUNK_HDR_SIZE, n;
+	uint8_t e[IMG_INDEX_ENTRY_SIZE], ftr[IMG_FOOTER_SIZE];
+	uint8_t seen[IMG_SHA256_LEN], listed[IMG_SHA256_LEN];
+	uint8_t id[IMG_SHA256_LEN];
+	struct img_sha256 *entries = img_sha256_new();
+	int rc = 0;
+
+	if (!entries)
+		return img_error(ctx, -ENOMEM, "out of memory");
+	/* h holds the 16-byte index header and the first 64 bytes of what
+	 * follows, which may already be the footer (empty index). */
+	n = img_get64(h + 8);
+	img_sha256_init(r->hash);
+	img_sha256_init(entries);
+	img_sha256_update(r->hash, h, IMG_INDEX_HDR_SIZE);
+	if (n != r->seq)
+		rc = img_error(ctx, -EBADMSG,
+		    "'%s': index lists %llu chunks but the image holds %llu",
+		    r->dev->path, (unsigned long long)n,
+		    (unsigned long long)r->seq);
+	/* Re-assemble the stream after the index header: the 64 bytes
+	 * already read belong to the first entry or to the footer. */
+	for (uint64_t i = 0; rc == 0 && i < n; i++) {
+		if (i == 0)
+			memcpy(e, h + IMG_INDEX_HDR_SIZE, sizeof(e));
+		else
+			rc = rd(r, e, sizeof(e), 0, ctx);
+		if (rc == 0) {
+			img_sha256_update(r->hash, e, sizeof(e));
+			img_sha256_update(entries, e, sizeof(e));
+		}
+	}
+	if (rc == 0 && n == 0) {
+		memcpy(ftr, h + IMG_INDEX_HDR_SIZE, 64);
+		rc = rd(r, ftr + 64, sizeof(ftr) - 64, 0, ctx);
+	} else if (rc == 0) {
+		rc = rd(r, ftr, sizeof(ftr), 0, ctx);
+	}
+	if (rc == 0)
+		rc = decode_footer(r, ftr, r->dev->pos - IMG_FOOTER_SIZE, ctx);
+	img_sha256_final(r->hash, id);
+	img_sha256_final(entries, listed);
+	img_sha256_free(entries);
+	if (rc < 0)
+		return rc;
+	img_sha256_final(r->entries_hash, seen);
+	if (r->ftr.index_pos != index_pos ||
+	    memcmp(seen, listed, IMG_SHA256_LEN) != 0 ||
+	    memcmp(id, r->ftr.identity, IMG_SHA256_LEN) != 0 ||
+	    r->ftr.used != r->used_sum || r->ftr.stored != r->stored_sum)
+		return img_error(ctx, -EBADMSG,
+		    "'%s': index does not match the chunks in the image",
+		    r->dev->path);
+	r->at_end = 1;
+	return 0;
+}
+
+static int
+next_stream(struct img_reader *r, struct img_chunk *c, uint8_t *data,
+    struct img_ctx *ctx)
+{
+	uint8_t h[IMG_CHUNK_HDR_SIZE];
+	int rc, consumed = 0;
+
+	if (r->broken)
+		return img_error(ctx, -EBADMSG,
+		    "'%s': cannot read past damage in a stream", r->dev->path);
+	memset(c, 0, sizeof(*c));
+	c->record_pos = r->dev->pos;
+	rc = rd(r, h, sizeof(h), 0, ctx);
+	if (rc < 0)
+		goto broken;
+	if (memcmp(h, IMG_INDEX_MAGIC, 4) == 0) {
+		rc = finish_stream(r, h, ctx);
+		if (rc < 0)
+			goto broken;
+		return 0;
+	}
+	rc = read_record_body(r, h, c, data, &consumed, ctx);
+	if (rc == 0 && (c->seq != r->seq || c->offset < r->last_end))
+		rc = img_error(ctx, -EBADMSG,
+		    "'%s': chunk at offset %llu is out of sequence",
+		    r->dev->path, (unsigned long long)c->offset);
+	if (rc < 0 && !(consumed && c->seq == r->seq))
+		goto broken;
+	/* The record was consumed whole: the stream can go on. */
+	r->seq++;
+	r->last_end = c->offset + c->length;
+	r->used_sum += c->used;
+	r->stored_sum += c->stored;
+	hash_entry(r, c);
+	return rc < 0 ? rc : 1;
+broken:
+	r->broken = 1;
+	return rc;
+}
+
+int
+img_reader_next(struct img_reader *r, struct img_chunk *c, uint8_t *data,
+    struct img_ctx *ctx)
+{
+	int rc;
+
+	if (r->at_end)
+		return 0;
+	if (r->stream)
+		return next_stream(r, c, data, ctx);
+	if (r->next >= r->count) {
+		r->at_end = 1;
+		return 0;
+	}
+	rc = img_reader_read(r, r->next, c, data, ctx);
+	r->next++;
+	return rc < 0 ? rc : 1;
+}
+
+int
+img_meta_next(const struct img_reader *r, size_t *pos, uint16_t *type,
+    const uint8_t **payload, uint32_t *len)
+{
+	if (*pos >= r->hdr.meta_len)
+		return 0;
+	*type = img_get16(r->meta + *pos);
+	*len = img_get32(r->meta + *pos + 4);
+	*payload = r->meta + *pos + IMG_META_REC_SIZE;
+	*pos += IMG_META_REC_SIZE + *len;
+	return 1;
+}

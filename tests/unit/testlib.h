@@ -1,0 +1,38 @@
+/*
+ * testlib.h - helpers shared by the Check unit tests.
+ */
+#ifndef IMG_TESTLIB_H
+#define IMG_TESTLIB_H
+
+#include <check.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "imgtool.h"
+
+/* Fails the test with rc, strerror(-rc) and the context message. */
+#define ck_assert_img_ok(rc, ctx) do {					\
+	int rc_ = (rc);							\
+	ck_assert_msg(rc_ >= 0, "rc=%d (%s): %s", rc_,			\
+	    strerror(rc_ < 0 ? -rc_ : 0), img_ctx_message(ctx));	\
+} while (0)
+
+/* A fresh temporary directory (removed by test_tmpdir_cleanup). */
+const char *test_tmpdir(void);
+void test_tmpdir_cleanup(void);
+/* Path of name inside the temporary directory (static buffer rotation of 8). */
+const char *test_path(const char *name);
+/* Runs a shell command; fails the test if it exits nonzero. */
+void test_sh(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* Runs a shell command and returns its first line of output as a number. */
+long long test_sh_num(const char *fmt, ...)
+	__attribute__((format(printf, 1, 2)));
+/* Deterministic pseudo-random bytes (xorshift) for a given seed. */
+void test_fill_random(void *buf, size_t len, uint64_t seed);
+/* Writes len bytes of buf to path at offset (creating the file). */
+void test_write_file(const char *path, const void *buf, size_t len,
+    uint64_t off);
+/* 1 if cmd is on PATH. */
+int test_have(const char *cmd);
+
+#endif
