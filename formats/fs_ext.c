@@ -3,26 +3,26 @@
  *
  * The used blocks are the set bits of the block bitmap, walked run by run
  * (find-first-set / find-first-zero), so the cost follows the number of
- * used runs and groups rather than the size of the filesystem. libext2fs
+ * used runs and groups, not the size of the filesystem. libext2fs
  * synthesises the bitmap of BLOCK_UNINIT groups (superblock and descriptor
- * backups, bitmaps, inode table), and the internal journal, resize inode,
- * MMP block and every other metadata block are allocated in the bitmap, so
- * the bitmap alone describes everything the filesystem needs. Blocks listed
- * in the bad-blocks inode are left out: nothing ever reads them.
+ * backups, bitmaps, inode tables), and the internal journal, resize inode,
+ * MMP block and all other metadata are allocated in the bitmap, so the
+ * bitmap plus the boot block describes everything the filesystem needs.
+ * Blocks listed in the bad-blocks inode are left out: nothing reads them.
  *
- * The allocation unit reported in fs_info is the cluster (bigalloc) or the
- * block; with bigalloc the bitmap is per cluster and whole clusters are
- * stored.
+ * fs_info's allocation unit is the cluster: the block, or with bigalloc
+ * the cluster, whose bitmap bit covers it; whole clusters are stored.
  *
- * Does not: open anything read-write, replay the journal (a filesystem that
- * needs recovery is flagged FS_INFO_DIRTY, because its on-disk bitmap may
- * miss blocks allocated by transactions still in the journal), read an
- * external journal device, or look at inodes to second-guess the bitmap.
+ * Does not: open anything read-write, replay the journal (a filesystem
+ * that needs recovery is flagged FS_INFO_DIRTY: its on-disk bitmap may miss
+ * blocks allocated by transactions still in the journal), read an external
+ * journal device, or look at inodes to second-guess the bitmap.
  */
 #include "config.h"
 
 #include <errno.h>
 #include <inttypes.h>
+#include <stdarg.h>
 #include <stdio.h>
 
 #include <et/com_err.h>
@@ -33,8 +33,8 @@
 #include "extents.h"
 #include "formats.h"
 
-/* The primary superblock lives at bytes 1024..2047 whatever the block
- * size; the 1024 bytes before it are the boot block. */
+/* The primary superblock is at bytes 1024..2047 whatever the block size;
+ * the 1024 bytes before it are the boot block. */
 #define EXT_SB_END	(SUPERBLOCK_OFFSET + SUPERBLOCK_SIZE)
 
 static const char *const ext_aliases[] = { "ext2", "ext3", NULL };
@@ -45,18 +45,32 @@ struct walk {
 	ext2_filsys fs;
 	struct img_dev *dev;
 	const struct fs_info *info;
-	struct img_extents *used;
+	struct img_extents used;
 	struct img_ctx *ctx;
 	ext2_badblocks_iterate bad_iter;	/* NULL until opened */
 	blk_t next_bad;
 	int have_bad;
 };
 
+/* Stores "'dev': ext filesystem at offset N: <detail>"; returns err. */
+static int __attribute__((format(printf, 5, 6)))
+ext_error(struct img_ctx *ctx, int err, const struct img_dev *dev,
+    const struct fs_info *info, const char *fmt, ...)
+{
+	char detail[IMG_MSG_MAX];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(detail, sizeof(detail), fmt, ap);
+	va_end(ap);
+	return img_error(ctx, err, "'%s': ext filesystem at offset %" PRIu64
+	    ": %s", dev->path, info->off, detail);
+}
+
 /*
  * libext2fs returns plain errno values for system errors and com_err codes
- * from its own table for everything else. Returns a negative errno: the
- * system error itself, -EIO for failed reads, -EBADMSG for on-disk
- * inconsistencies.
+ * from its own table for the rest. Maps them to -errno: the system error
+ * itself, -EIO for failed reads, -EBADMSG for on-disk inconsistencies.
  */
 static int
 ext_errno(errcode_t code)
@@ -71,25 +85,18 @@ ext_errno(errcode_t code)
 	return -EBADMSG;
 }
 
-/* error_message() only knows the ext2 codes once their table is
- * registered; registering again is a no-op. */
-static const char *
-ext_strerror(errcode_t code)
-{
-	initialize_ext2_error_table();
-	return error_message(code);
-}
-
 static int
-ext_fail(struct img_ctx *ctx, const char *path, uint64_t off,
-    const char *what, errcode_t code)
+ext_fail(struct img_ctx *ctx, const struct img_dev *dev,
+    const struct fs_info *info, const char *what, errcode_t code)
 {
-	return img_error(ctx, ext_errno(code), "'%s': %s of ext filesystem "
-	    "at offset %" PRIu64 " failed: %s", path, what, off,
-	    ext_strerror(code));
+	/* error_message() knows the ext2 codes only once their table is
+	 * registered; registering again is a no-op */
+	initialize_ext2_error_table();
+	return ext_error(ctx, ext_errno(code), dev, info, "%s failed: %s",
+	    what, error_message(code));
 }
 
-/* Names why libext2fs refused a superblock with EXT2_ET_UNSUPP_FEATURE:
+/* Says why libext2fs refused the superblock with EXT2_ET_UNSUPP_FEATURE;
  * reads the incompat word itself, since the handle is gone by then. */
 static int
 explain_unsupported(struct img_dev *dev, const struct fs_info *info,
@@ -100,15 +107,13 @@ explain_unsupported(struct img_dev *dev, const struct fs_info *info,
 
 	if (img_dev_pread(dev, &sb, sizeof(sb), info->off + SUPERBLOCK_OFFSET,
 	    ctx) < 0)
-		return img_error_prefix(ctx, "reading ext superblock");
+		return img_error_prefix(ctx, "reading the ext superblock");
 	incompat = ext2fs_le32_to_cpu(sb.s_feature_incompat);
 	if (incompat & EXT3_FEATURE_INCOMPAT_JOURNAL_DEV)
-		return img_error(ctx, -ENOTSUP, "'%s': offset %" PRIu64
-		    " holds an external ext3/4 journal, not a filesystem",
-		    dev->path, info->off);
-	return img_error(ctx, -ENOTSUP, "'%s': ext filesystem at offset %"
-	    PRIu64 " uses incompat features 0x%08" PRIx32 " this libext2fs "
-	    "does not support", dev->path, info->off,
+		return ext_error(ctx, -ENOTSUP, dev, info, "an external "
+		    "journal device, not a filesystem");
+	return ext_error(ctx, -ENOTSUP, dev, info, "incompat features "
+	    "0x%08" PRIx32 " not supported by this libext2fs",
 	    incompat & ~(uint32_t)EXT2_LIB_FEATURE_INCOMPAT_SUPP);
 }
 
@@ -122,32 +127,30 @@ open_fs(struct img_dev *dev, const struct fs_info *info, ext2_filsys *out,
 	errcode_t code;
 	int rc;
 
-	/* Never EXT2_FLAG_RW: the source is only ever read. 64BITS is what
-	 * makes bigalloc and >2^32 blocks usable; MMP is only checked for
-	 * read-write opens, and skipping it keeps a probe from waiting. */
+	/* Never EXT2_FLAG_RW: the source is only read. 64BITS makes bigalloc
+	 * and 2^32+ blocks usable. SKIP_MMP: a read-only look never waits
+	 * for a multi-mount-protection interval. */
 	snprintf(opts, sizeof(opts), "offset=%" PRIu64, info->off);
 	code = ext2fs_open2(dev->path, opts, EXT2_FLAG_64BITS |
 	    EXT2_FLAG_SKIP_MMP, 0, 0, unix_io_manager, out);
-	if (code == 0)
+	if (code == 0) {
+		/* extent trees, not flat arrays: bitmap memory then follows
+		 * the used runs (a flat 16 TiB bitmap is 512 MiB) */
+		(*out)->default_bitmap_type = EXT2FS_BMAP64_RBTREE;
 		return 0;
+	}
 	*out = NULL;
 	if (code == EXT2_ET_UNSUPP_FEATURE) {
 		rc = explain_unsupported(dev, info, ctx);
 		return rc == -ENOTSUP ? 1 : rc;
 	}
-	rc = ext_fail(ctx, dev->path, info->off, "opening", code);
+	rc = ext_fail(ctx, dev, info, "opening", code);
 	/* A bad or truncated superblock is "not mine": the scanner copies
 	 * the area in full and shows this message. */
 	return rc == -EBADMSG || code == EXT2_ET_SHORT_READ ? 1 : rc;
 }
 
-static uint64_t
-cluster_count(ext2_filsys fs)
-{
-	return EXT2FS_NUM_B2C(fs, ext2fs_blocks_count(fs->super));
-}
-
-/* Clusters a group holds (the last group may be short). */
+/* Clusters group g holds (the last group may be short). */
 static uint64_t
 group_clusters(ext2_filsys fs, dgrp_t g)
 {
@@ -155,11 +158,12 @@ group_clusters(ext2_filsys fs, dgrp_t g)
 	    EXT2FS_B2C(fs, ext2fs_group_first_block2(fs, g)) + 1;
 }
 
-/* Used clusters according to the group descriptors (not the bitmap). */
+/* Used clusters as the group descriptors count them, plus the blocks
+ * before the first data block (as dumpe2fs counts). */
 static uint64_t
 used_by_descriptors(ext2_filsys fs)
 {
-	uint64_t used = 0;
+	uint64_t used = fs->super->s_first_data_block;
 
 	for (dgrp_t g = 0; g < fs->group_desc_count; g++)
 		used += group_clusters(fs, g) - ext2fs_bg_free_blocks_count(fs, g);
@@ -191,21 +195,18 @@ ext_probe(struct img_dev *dev, struct fs_info *info, struct img_ctx *ctx)
 		return rc;
 	bytes = ext2fs_blocks_count(fs->super) * (uint64_t)fs->blocksize;
 	if (fs->blocksize < EXT2_MIN_BLOCK_SIZE ||
-	    fs->blocksize > EXT2_MAX_BLOCK_SIZE) {
-		rc = img_error(ctx, -EBADMSG, "'%s': ext filesystem at offset %"
-		    PRIu64 " has an invalid block size %u", dev->path,
-		    info->off, fs->blocksize);
-	} else if (bytes > info->len) {
-		rc = img_error(ctx, -EBADMSG, "'%s': ext filesystem at offset %"
-		    PRIu64 " is %" PRIu64 " bytes but only %" PRIu64
-		    " are available", dev->path, info->off, bytes, info->len);
-	}
+	    fs->blocksize > EXT2_MAX_BLOCK_SIZE)
+		rc = ext_error(ctx, -EBADMSG, dev, info, "invalid block size "
+		    "%u", fs->blocksize);
+	else if (bytes > info->len)
+		rc = ext_error(ctx, -EBADMSG, dev, info, "%" PRIu64 " bytes "
+		    "long but only %" PRIu64 " are available", bytes, info->len);
 	if (rc < 0) {
 		ext2fs_free(fs);
 		return 1;
 	}
 	info->block_size = EXT2_CLUSTER_SIZE(fs->super);
-	info->block_count = cluster_count(fs);
+	info->block_count = EXT2FS_NUM_B2C(fs, ext2fs_blocks_count(fs->super));
 	if (!is_clean(fs))
 		info->flags |= FS_INFO_DIRTY;
 	info->priv = fs;
@@ -215,26 +216,25 @@ ext_probe(struct img_dev *dev, struct fs_info *info, struct img_ctx *ctx)
 static void
 ext_describe(const struct fs_info *info, char *buf, size_t len)
 {
+	const char *type = info->type ? info->type : "ext4";
 	ext2_filsys fs = info->priv;
 	struct ext2_super_block *sb;
 	const char *unit = "blocks";
-	char size[64];
+	char blocks[48] = "";
 
 	if (!fs) {
-		snprintf(buf, len, "%s (not probed)", info->type ? info->type :
-		    "ext4");
+		snprintf(buf, len, "%s (not probed)", type);
 		return;
 	}
 	sb = fs->super;
-	snprintf(size, sizeof(size), "%u-byte blocks", fs->blocksize);
 	if (EXT2FS_CLUSTER_RATIO(fs) > 1) {
-		snprintf(size, sizeof(size), "%u-byte blocks in %u-byte clusters",
-		    fs->blocksize, EXT2_CLUSTER_SIZE(sb));
+		snprintf(blocks, sizeof(blocks), "%u-byte blocks in ",
+		    fs->blocksize);
 		unit = "clusters";
 	}
-	snprintf(buf, len, "%s, %s, %" PRIu64 " of %" PRIu64 " %s used%s%s%s%s",
-	    info->type ? info->type : "ext4", size, used_by_descriptors(fs),
-	    cluster_count(fs), unit,
+	snprintf(buf, len, "%s, %s%u-byte %s, %" PRIu64 " of %" PRIu64
+	    " %s used%s%s%s%s", type, blocks, info->block_size, unit,
+	    used_by_descriptors(fs), info->block_count, unit,
 	    !ext2fs_has_feature_journal(sb) ? "" :
 	    sb->s_journal_inum ? ", journal" : ", external journal",
 	    needs_recovery(fs) ? ", needs recovery" : "",
@@ -243,25 +243,24 @@ ext_describe(const struct fs_info *info, char *buf, size_t len)
 }
 
 /* Descriptors must point inside the filesystem and carry valid checksums
- * before their bitmaps can be trusted: libext2fs silently treats a bitmap
- * pointer beyond the end as an all-free bitmap. */
+ * before their bitmaps can be trusted: libext2fs reads a bitmap pointer
+ * beyond the end as an all-free bitmap, and the bitmap of a BLOCK_UNINIT
+ * group with a bad checksum from wherever the descriptor points. */
 static int
-check_descriptors(struct img_dev *dev, const struct fs_info *info,
-    ext2_filsys fs, struct img_ctx *ctx)
+check_descriptors(struct walk *w)
 {
 	errcode_t code;
 
-	code = ext2fs_check_desc(fs);
+	code = ext2fs_check_desc(w->fs);
 	if (code)
-		return ext_fail(ctx, dev->path, info->off,
+		return ext_fail(w->ctx, w->dev, w->info,
 		    "checking the group descriptors", code);
-	if (!ext2fs_has_group_desc_csum(fs))
+	if (!ext2fs_has_group_desc_csum(w->fs))
 		return 0;
-	for (dgrp_t g = 0; g < fs->group_desc_count; g++)
-		if (!ext2fs_group_desc_csum_verify(fs, g))
-			return img_error(ctx, -EBADMSG, "'%s': ext filesystem "
-			    "at offset %" PRIu64 ": group %u descriptor "
-			    "checksum mismatch", dev->path, info->off, g);
+	for (dgrp_t g = 0; g < w->fs->group_desc_count; g++)
+		if (!ext2fs_group_desc_csum_verify(w->fs, g))
+			return ext_error(w->ctx, -EBADMSG, w->dev, w->info,
+			    "group %u descriptor checksum mismatch", g);
 	return 0;
 }
 
@@ -270,10 +269,10 @@ add_blocks(struct walk *w, blk64_t start, blk64_t end)
 {
 	uint64_t bs = w->fs->blocksize;
 
-	if (img_extents_add(w->used, w->info->off + start * bs,
+	if (img_extents_add(&w->used, w->info->off + start * bs,
 	    (end - start) * bs) < 0)
-		return img_error(w->ctx, -ENOMEM, "'%s': out of memory for "
-		    "the used-extent list", w->dev->path);
+		return ext_error(w->ctx, -ENOMEM, w->dev, w->info,
+		    "out of memory for the used-extent list");
 	return 0;
 }
 
@@ -297,9 +296,9 @@ add_run(struct walk *w, blk64_t start, blk64_t end)
 }
 
 /*
- * Adds the used runs of group g; returns the number of used clusters or
- * <0. Asking the bitmap only about [first data block, blocks count) also
- * keeps libext2fs from printing its out-of-range warnings.
+ * Adds the used runs of group g; returns its used clusters or <0. Asking
+ * the bitmap only about [first data block, blocks count) also keeps
+ * libext2fs from printing its out-of-range warnings.
  */
 static int64_t
 walk_group(struct walk *w, dgrp_t g)
@@ -323,7 +322,7 @@ walk_group(struct walk *w, dgrp_t g)
 		if (code == ENOENT)
 			end = last + 1;
 		else if (code)
-			return ext_fail(w->ctx, w->dev->path, w->info->off,
+			return ext_fail(w->ctx, w->dev, w->info,
 			    "walking the block bitmap", code);
 		/* with bigalloc both ends are cluster boundaries (or the
 		 * end of the filesystem), so whole clusters are added */
@@ -338,40 +337,29 @@ walk_group(struct walk *w, dgrp_t g)
 
 /*
  * A clean filesystem's descriptors count exactly what its bitmap marks. A
- * bitmap marking fewer clusters than the descriptor claims has lost
+ * bitmap marking fewer clusters than its descriptor claims has lost
  * allocations, and storing by it would lose data; more is only wasteful.
+ * A dirty filesystem's descriptors may lag behind, so it is not checked.
  */
-static int
-check_group_count(struct walk *w, dgrp_t g, uint64_t marked)
-{
-	uint64_t total = group_clusters(w->fs, g);
-	uint64_t free_count = ext2fs_bg_free_blocks_count(w->fs, g);
-
-	if (free_count <= total && marked >= total - free_count)
-		return 0;
-	return img_error(w->ctx, -EBADMSG, "'%s': ext filesystem at offset %"
-	    PRIu64 ": group %u bitmap marks %" PRIu64 " of %" PRIu64
-	    " clusters used, its descriptor says %" PRIu64 " free",
-	    w->dev->path, w->info->off, g, marked, total, free_count);
-}
-
 static int
 walk_bitmap(struct walk *w)
 {
-	/* a dirty filesystem's descriptors may lag behind its bitmaps */
 	int check_counts = is_clean(w->fs);
+	uint64_t total, free_count;
 	int64_t marked;
-	int rc;
 
 	for (dgrp_t g = 0; g < w->fs->group_desc_count; g++) {
 		marked = walk_group(w, g);
 		if (marked < 0)
 			return (int)marked;
-		if (check_counts) {
-			rc = check_group_count(w, g, (uint64_t)marked);
-			if (rc < 0)
-				return rc;
-		}
+		total = group_clusters(w->fs, g);
+		free_count = ext2fs_bg_free_blocks_count(w->fs, g);
+		if (check_counts && (free_count > total ||
+		    (uint64_t)marked < total - free_count))
+			return ext_error(w->ctx, -EBADMSG, w->dev, w->info,
+			    "group %u bitmap marks %" PRId64 " of %" PRIu64
+			    " clusters used, its descriptor %" PRIu64 " free",
+			    g, marked, total, free_count);
 	}
 	return 0;
 }
@@ -386,52 +374,65 @@ open_bad_blocks(struct walk *w, ext2_badblocks_list *bad)
 	if (code == 0)
 		code = ext2fs_badblocks_list_iterate_begin(*bad, &w->bad_iter);
 	if (code)
-		return ext_fail(w->ctx, w->dev->path, w->info->off,
+		return ext_fail(w->ctx, w->dev, w->info,
 		    "reading the bad-blocks list", code);
 	w->have_bad = ext2fs_badblocks_list_iterate(w->bad_iter, &w->next_bad);
 	return 0;
+}
+
+/* Collects into w->used (the caller's list is touched only on success);
+ * the bad-blocks list goes to *bad for the caller to free. */
+static int
+collect_extents(struct walk *w, ext2_badblocks_list *bad)
+{
+	uint64_t head;
+	errcode_t code;
+	int rc;
+
+	/* the descriptors first: everything else is found through them */
+	rc = check_descriptors(w);
+	if (rc == 0)
+		rc = open_bad_blocks(w, bad);
+	if (rc < 0)
+		return rc;
+	/* also verifies each bitmap block's checksum (metadata_csum) */
+	code = ext2fs_read_block_bitmap(w->fs);
+	if (code)
+		return ext_fail(w->ctx, w->dev, w->info,
+		    "reading the block bitmap", code);
+	/* The boot block, the primary superblock and all blocks before the
+	 * first data block (block 0 with 1 KiB blocks) are outside the
+	 * bitmap but always needed. */
+	head = (w->fs->super->s_first_data_block + 1) *
+	    (uint64_t)w->fs->blocksize;
+	if (head < EXT_SB_END)
+		head = EXT_SB_END;
+	if (img_extents_add(&w->used, w->info->off, head) < 0)
+		return ext_error(w->ctx, -ENOMEM, w->dev, w->info,
+		    "out of memory");
+	return walk_bitmap(w);
 }
 
 static int
 ext_used_extents(struct img_dev *dev, const struct fs_info *info,
     struct img_extents *used, struct img_ctx *ctx)
 {
-	ext2_filsys fs = info->priv;
-	struct walk w = { .fs = fs, .dev = dev, .info = info, .used = used,
+	struct walk w = { .fs = info->priv, .dev = dev, .info = info,
 	    .ctx = ctx };
 	ext2_badblocks_list bad = NULL;
-	uint64_t head;
-	errcode_t code;
 	int rc;
 
-	if (!fs)
-		return img_error(ctx, -EINVAL, "'%s': ext filesystem at offset %"
-		    PRIu64 " was not probed", dev->path, info->off);
-	rc = check_descriptors(dev, info, fs, ctx);
-	if (rc < 0)
-		return rc;
-	/* also verifies each bitmap block's checksum (metadata_csum) */
-	code = ext2fs_read_block_bitmap(fs);
-	if (code)
-		return ext_fail(ctx, dev->path, info->off,
-		    "reading the block bitmap", code);
-	rc = open_bad_blocks(&w, &bad);
-	if (rc < 0)
-		goto out;
-	/* The boot block, the primary superblock and every block before the
-	 * first data block (block 0 with 1 KiB blocks) are outside the
-	 * bitmap but always needed. */
-	head = (fs->super->s_first_data_block + 1) * (uint64_t)fs->blocksize;
-	if (img_extents_add(used, info->off, head > EXT_SB_END ? head :
-	    EXT_SB_END) < 0)
-		rc = img_error(ctx, -ENOMEM, "'%s': out of memory", dev->path);
-	else
-		rc = walk_bitmap(&w);
-out:
+	if (!w.fs)
+		return ext_error(ctx, -EINVAL, dev, info, "not probed");
+	img_extents_init(&w.used);
+	rc = collect_extents(&w, &bad);
+	if (rc == 0 && img_extents_add_all(used, &w.used) < 0)
+		rc = ext_error(ctx, -ENOMEM, dev, info, "out of memory");
 	if (w.bad_iter)
 		ext2fs_badblocks_list_iterate_end(w.bad_iter);
 	if (bad)
 		ext2fs_badblocks_list_free(bad);
+	img_extents_free(&w.used);
 	return rc;
 }
 

@@ -109,8 +109,8 @@ static int
 bpb_reject(struct img_ctx *ctx, const struct img_dev *dev, uint64_t off,
     const char *what, unsigned long long val)
 {
-	img_error(ctx, -EINVAL, "'%s': FAT boot sector at offset %llu: %s (%llu)",
-	    dev->path, (unsigned long long)off, what, val);
+	img_error(ctx, -EINVAL, "'%s': FAT boot sector at offset %llu: %s "
+	    "(%llu)", dev->path, (unsigned long long)off, what, val);
 	return 1;
 }
 
@@ -126,7 +126,8 @@ check_bpb(const uint8_t *bs, const struct img_dev *dev, uint64_t off,
 	if (!is_pow2(bps) || bps < 512 || bps > 4096)
 		return bpb_reject(ctx, dev, off, "bad bytes per sector", bps);
 	if (!is_pow2(spc))
-		return bpb_reject(ctx, dev, off, "bad sectors per cluster", spc);
+		return bpb_reject(ctx, dev, off, "bad sectors per cluster",
+		    spc);
 	if (le16(bs + 14) == 0)			/* BPB_RsvdSecCnt */
 		return bpb_reject(ctx, dev, off, "no reserved sectors", 0);
 	if (bs[16] < 1 || bs[16] > 4)		/* BPB_NumFATs */
@@ -387,6 +388,7 @@ vfat_used_extents(struct img_dev *dev, const struct fs_info *fs,
 	    .cluster_size = v->cluster_size };
 	uint64_t total = (uint64_t)v->clusters + 2, step;
 	uint8_t *copies[4], *mem;
+	size_t piece;
 	int rc;
 
 	/* Boot sector, FSInfo, backup boot sector, every FAT copy and the
@@ -396,10 +398,11 @@ vfat_used_extents(struct img_dev *dev, const struct fs_info *fs,
 	/* A whole FAT12 (at most 6 KiB) fits one piece: its 1.5-byte entries
 	 * never straddle a piece boundary. */
 	step = v->bits == 12 ? total : FAT_CHUNK / (v->bits / 8);
-	if (!(mem = malloc((size_t)v->nfats * FAT_CHUNK)))
+	piece = (size_t)fat_entries_bytes(v->bits, total < step ? total : step);
+	if (!(mem = malloc(v->nfats * piece)))
 		return img_error(ctx, -ENOMEM, "out of memory");
 	for (unsigned k = 0; k < v->nfats; k++)
-		copies[k] = mem + (size_t)k * FAT_CHUNK;
+		copies[k] = mem + k * piece;
 	for (uint64_t e = 0; e < total; e += step) {
 		uint64_t n = total - e < step ? total - e : step;
 		uint64_t at = fat_entries_bytes(v->bits, e);
@@ -436,15 +439,11 @@ vfat_describe(const struct fs_info *fs, char *buf, size_t len)
 	char used[32] = "";
 	int n;
 
-	if (!v) {
-		snprintf(buf, len, "vfat (not probed)");
-		return;
-	}
 	if (v->used != UINT64_MAX)
 		snprintf(used, sizeof(used), "%llu of ",
 		    (unsigned long long)v->used);
-	n = snprintf(buf, len, "vfat (FAT%u), %u-byte clusters, %s%u clusters%s",
-	    v->bits, v->cluster_size, used, v->clusters,
+	n = snprintf(buf, len, "vfat (FAT%u), %u-byte clusters, %s%u "
+	    "clusters%s", v->bits, v->cluster_size, used, v->clusters,
 	    v->used != UINT64_MAX ? " used" : "");
 	if (fs->label[0] && n >= 0 && (size_t)n < len)
 		snprintf(buf + n, len - (size_t)n, ", label '%s'", fs->label);

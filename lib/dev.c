@@ -161,6 +161,8 @@ img_dev_pread(struct img_dev *dev, void *buf, size_t len, uint64_t off,
 	while (len > 0) {
 		ssize_t n = pread(dev->fd, p, len, (off_t)off);
 
+		if (n < 0 && errno == EINTR && img_check_cancel(ctx) < 0)
+			return -ECANCELED;
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n < 0)
@@ -187,6 +189,8 @@ img_dev_pwrite(struct img_dev *dev, const void *buf, size_t len, uint64_t off,
 	while (len > 0) {
 		ssize_t n = pwrite(dev->fd, p, len, (off_t)off);
 
+		if (n < 0 && errno == EINTR && img_check_cancel(ctx) < 0)
+			return -ECANCELED;
 		if (n < 0 && errno == EINTR)
 			continue;
 		/* Always -EIO: -ENOSPC means "target too small" to callers,
@@ -211,6 +215,8 @@ img_dev_read(struct img_dev *dev, void *buf, size_t len, struct img_ctx *ctx)
 	while (len > 0) {
 		ssize_t n = read(dev->fd, p, len);
 
+		if (n < 0 && errno == EINTR && img_check_cancel(ctx) < 0)
+			return -ECANCELED;
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n < 0)
@@ -237,6 +243,8 @@ img_dev_write(struct img_dev *dev, const void *buf, size_t len,
 	while (len > 0) {
 		ssize_t n = write(dev->fd, p, len);
 
+		if (n < 0 && errno == EINTR && img_check_cancel(ctx) < 0)
+			return -ECANCELED;
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n <= 0)

@@ -719,6 +719,10 @@ finish_stream(struct img_reader *r, const uint8_t *h, struct img_ctx *ctx)
 			img_sha256_update(entries, e, sizeof(e));
 		}
 	}
+	/* r->hash is needed again for the footer: finish with it first */
+	img_sha256_final(r->hash, id);
+	img_sha256_final(entries, listed);
+	img_sha256_free(entries);
 	if (rc == 0 && n == 0) {
 		memcpy(ftr, h + IMG_INDEX_HDR_SIZE, 64);
 		rc = rd(r, ftr + 64, sizeof(ftr) - 64, 0, ctx);
@@ -727,9 +731,6 @@ finish_stream(struct img_reader *r, const uint8_t *h, struct img_ctx *ctx)
 	}
 	if (rc == 0)
 		rc = decode_footer(r, ftr, r->dev->pos - IMG_FOOTER_SIZE, ctx);
-	img_sha256_final(r->hash, id);
-	img_sha256_final(entries, listed);
-	img_sha256_free(entries);
 	if (rc < 0)
 		return rc;
 	img_sha256_final(r->entries_hash, seen);

@@ -10,8 +10,6 @@
  */
 #include "config.h"
 
-#include <errno.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -60,8 +58,9 @@ make_tree(void)
 	static unsigned char big[6 * MIB];
 	const char *dir = test_path("tree");
 
-	test_sh("rm -rf '%s' && mkdir -p '%s/small' && cd '%s' && for i in $(seq 1 60); do "
-	    "printf 'file %%s\\n' $i > small/f$i; done && "
+	test_sh("rm -rf '%s' && mkdir -p '%s/small' && cd '%s' && "
+	    "for i in $(seq 1 60); do printf 'file %%s\\n' $i > small/f$i; "
+	    "done && "
 	    "truncate -s 20M sparse && printf data | dd of=sparse bs=1 "
 	    "seek=10485760 conv=notrunc status=none && "
 	    "ln small/f1 hardlink && ln -s small/f2 symlink", dir, dir, dir);
@@ -179,7 +178,8 @@ START_TEST(test_variant_used_matches_dumpe2fs)
 	ck_assert_uint_gt(want, 6 * MIB);
 	ck_assert_uint_lt(want, (uint64_t)v->size_mib * MIB / 2);
 	fs_ext_ops.describe(&s.info, desc, sizeof(desc));
-	ck_assert_msg(strstr(desc, "ext4") && strstr(desc, " used"),
+	ck_assert_msg(strstr(desc, "ext4") && strstr(desc, " used") &&
+	    strstr(desc, s.info.block_size > bs ? "clusters" : "blocks"),
 	    "describe: %s", desc);
 	scan_done(&s);
 }
@@ -222,22 +222,27 @@ START_TEST(test_not_ext)
 END_TEST
 
 /* Superblock fields (byte offsets in struct ext2_super_block, which
- * starts 1024 bytes in) overwritten with garbage. */
+ * starts 1024 bytes in) overwritten with garbage, on a filesystem without
+ * checksums (the field checks) and with metadata_csum (the checksum). */
 static const struct {
+	int variant;
 	unsigned off;
 	const char *bytes;	/* printf escapes */
 } sb_damage[] = {
-	{ 0x38, "\\000\\000" },			/* s_magic */
-	{ 0x18, "\\377\\000\\000\\000" },	/* s_log_block_size */
-	{ 0x20, "\\000\\000\\000\\000" },	/* s_blocks_per_group */
-	{ 0x04, "\\377\\377\\377\\177" },	/* s_blocks_count_lo */
-	{ 0x60, "\\000\\000\\000\\200" },	/* s_feature_incompat: unknown bit */
-	{ 0x3fc, "\\001\\002\\003\\004" },	/* s_checksum */
+	{ V_EXT2_4K, 0x38, "\\000\\000" },		/* s_magic */
+	{ V_EXT2_4K, 0x18, "\\377\\000\\000\\000" },	/* s_log_block_size */
+	{ V_EXT2_4K, 0x20, "\\000\\000\\000\\000" },	/* s_blocks_per_group */
+	{ V_EXT2_4K, 0x04, "\\377\\377\\377\\177" },	/* s_blocks_count_lo */
+	{ V_EXT2_4K, 0x04, "\\377\\001\\000\\000" },	/* ... too small */
+	{ V_EXT2_4K, 0x00, "\\377\\377\\377\\377" },	/* s_inodes_count */
+	{ V_EXT2_4K, 0x60, "\\000\\000\\000\\200" },	/* unknown incompat */
+	{ V_EXT2_4K, 0x14, "\\377\\000\\000\\000" },	/* s_first_data_block */
+	{ V_EXT4_4K, 0x3fc, "\\001\\002\\003\\004" },	/* s_checksum */
 };
 
 START_TEST(test_damaged_superblock)
 {
-	const char *img = make_fs(&variants[V_EXT4_4K]);
+	const char *img = make_fs(&variants[sb_damage[_i].variant]);
 	struct scan s;
 	int rc;
 
@@ -271,6 +276,7 @@ START_TEST(test_damaged_bitmap)
 		    "seek=4096 conv=notrunc status=none", img);
 	ck_assert_int_lt(scan_fs(&s, img, 0, 0), 0);
 	ck_assert_int_eq(s.probe_rc, 0);
+	ck_assert_uint_eq(s.used.n, 0);	/* nothing half-done left behind */
 	ck_assert_msg(strstr(img_ctx_message(s.ctx), img) != NULL,
 	    "message: '%s'", img_ctx_message(s.ctx));
 	scan_done(&s);

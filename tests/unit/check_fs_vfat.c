@@ -299,7 +299,8 @@ START_TEST(test_dirty)
 	ck_assert_int_eq(probe_dirty(f32), 0);
 	/* FAT[1] of the first FAT: reserved sectors (16 or 32) * 512 + n */
 	patch(f16, (uint64_t)test_sh_num("minfo -i '%s' :: | sed -n "
-	    "'s/^reserved (boot) sectors: //p'", f16) * 512 + 2, f16_unclean, 2);
+	    "'s/^reserved (boot) sectors: //p'", f16) * 512 + 2,
+	    f16_unclean, 2);
 	patch(f32, 32 * 512 + 4, f32_unclean, 4);
 	ck_assert_int_eq(probe_dirty(f16), 1);
 	ck_assert_int_eq(probe_dirty(f32), 1);
@@ -512,7 +513,7 @@ main(void)
 	int failed;
 
 	if (!test_have("mkfs.fat") || !test_have("mcopy"))
-		return 77;	/* automake SKIP: dosfstools or mtools missing */
+		return 77;	/* automake SKIP: no dosfstools or mtools */
 	/* Every forked test makes its temporary directory in here, so one
 	 * removal at the end cleans up after failed tests too. */
 	snprintf(top, sizeof(top), "%s/check_fs_vfat.XXXXXX", base ? base :

@@ -11,6 +11,9 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "ctx.h"
+#include "dev.h"
+#include "image_write.h"
 #include "testlib.h"
 
 static char tmpdir[256];
@@ -117,4 +120,82 @@ test_have(const char *cmd)
 
 	snprintf(buf, sizeof(buf), "command -v %s >/dev/null 2>&1", cmd);
 	return system(buf) == 0;
+}
+
+static void
+fill_text(uint8_t *p, size_t len, unsigned seed)
+{
+	static const char words[] = "the quick brown fox jumps over the lazy dog ";
+
+	for (size_t i = 0; i < len; i++)
+		p[i] = (uint8_t)words[(i + seed) % (sizeof(words) - 1)];
+}
+
+/* Adds one chunk at index k with the given extents (pairs, n of them). */
+static void
+sample_chunk(struct img_writer *w, struct img_chunk_buf *c, unsigned k,
+    uint32_t length, const uint32_t *ext, unsigned n, uint8_t *expect,
+    struct img_ctx *ctx)
+{
+	c->offset = (uint64_t)k * TEST_SAMPLE_CHUNK;
+	c->length = length;
+	c->nextents = n;
+	for (unsigned i = 0; i < n; i++) {
+		uint32_t a = ext[2 * i], b = a + ext[2 * i + 1];
+
+		/* unused parts of a stored chunk are zero */
+		c->extents[2 * i] = ext[2 * i];
+		c->extents[2 * i + 1] = ext[2 * i + 1];
+		memset(c->data + (i ? ext[2 * i - 2] + ext[2 * i - 1] : 0), 0,
+		    a - (i ? ext[2 * i - 2] + ext[2 * i - 1] : 0));
+		if (i == n - 1)
+			memset(c->data + b, 0, length - b);
+	}
+	img_chunk_encode(c);
+	if (expect)
+		memcpy(expect + c->offset, c->data, length);
+	ck_assert_img_ok(img_writer_add(w, c, ctx), ctx);
+}
+
+void
+test_write_sample_image(const char *path, uint8_t *expect)
+{
+	static const uint32_t two[] = { 512, 512, 2048, 2048 };
+	struct img_writer_params p = {
+		.source_size = TEST_SAMPLE_SIZE, .sector_size = 512,
+		.chunk_size = TEST_SAMPLE_CHUNK,
+	};
+	struct img_ctx *ctx = img_ctx_new();
+	struct img_meta_buf meta = { 0 };
+	struct img_chunk_buf c;
+	struct img_writer *w;
+	struct img_dev *out;
+	char id[65];
+
+	if (expect)
+		memset(expect, 0, TEST_SAMPLE_SIZE);
+	unlink(path);
+	ck_assert_int_eq(img_meta_add(&meta, 1, 0, "sample", 6), 0);
+	p.meta = meta.data;
+	p.meta_len = meta.len;
+	ck_assert_img_ok(img_dev_open(path, IMG_DEV_WRITE | IMG_DEV_CREATE,
+	    &out, ctx), ctx);
+	ck_assert_img_ok(img_writer_open(out, &p, &w, ctx), ctx);
+	ck_assert_int_eq(img_chunk_buf_init(&c, TEST_SAMPLE_CHUNK), 0);
+	test_fill_random(c.data, TEST_SAMPLE_CHUNK, 1);
+	sample_chunk(w, &c, 0, TEST_SAMPLE_CHUNK, NULL, 0, expect, ctx);
+	fill_text(c.data, TEST_SAMPLE_CHUNK, 1);
+	sample_chunk(w, &c, 1, TEST_SAMPLE_CHUNK, two, 2, expect, ctx);
+	memset(c.data, 0, TEST_SAMPLE_CHUNK);
+	sample_chunk(w, &c, 3, TEST_SAMPLE_CHUNK, NULL, 0, expect, ctx);
+	fill_text(c.data, TEST_SAMPLE_CHUNK, 7);
+	sample_chunk(w, &c, 4, TEST_SAMPLE_CHUNK, NULL, 0, expect, ctx);
+	fill_text(c.data, 1000, 3);
+	sample_chunk(w, &c, 5, 1000, NULL, 0, expect, ctx);
+	ck_assert_img_ok(img_writer_finish(w, id, ctx), ctx);
+	img_writer_free(w);
+	img_chunk_buf_free(&c);
+	img_meta_free(&meta);
+	img_dev_close(out);
+	img_ctx_free(ctx);
 }

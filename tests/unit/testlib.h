@@ -36,3 +36,13 @@ void test_write_file(const char *path, const void *buf, size_t len,
 int test_have(const char *cmd);
 
 #endif
+
+/* A small sample image written with the real writer: chunk size 4 KiB,
+ * source 5 chunks + 1000 bytes. Chunk 0 random (stored raw), chunk 1
+ * text with two used extents (LZ4), chunk 2 not stored, chunk 3 zeros,
+ * chunk 4 text, chunk 5 (1000 bytes, the short last one) text. expect
+ * (if not NULL) receives the logical content restore must produce
+ * (TEST_SAMPLE_SIZE bytes, unused bytes zero). */
+#define TEST_SAMPLE_CHUNK	4096u
+#define TEST_SAMPLE_SIZE	(5u * 4096u + 1000u)
+void test_write_sample_image(const char *path, uint8_t *expect);

@@ -1,0 +1,106 @@
+/*
+ * check_extents.c - the sorted byte-range list behind the used map.
+ */
+#include "config.h"
+
+#include <check.h>
+#include <stdlib.h>
+
+#include "extents.h"
+
+START_TEST(merges_touching_and_overlapping)
+{
+	struct img_extents e;
+
+	img_extents_init(&e);
+	ck_assert_int_eq(img_extents_add(&e, 0, 512), 0);
+	ck_assert_int_eq(img_extents_add(&e, 512, 512), 0);
+	ck_assert_int_eq(img_extents_add(&e, 800, 1000), 0);
+	ck_assert_int_eq(img_extents_add(&e, 4096, 10), 0);
+	ck_assert_uint_eq(e.n, 2);
+	ck_assert_uint_eq(e.v[0].off, 0);
+	ck_assert_uint_eq(e.v[0].len, 1800);
+	ck_assert_uint_eq(img_extents_total(&e), 1810);
+	img_extents_free(&e);
+}
+END_TEST
+
+START_TEST(normalizes_out_of_order)
+{
+	struct img_extents e;
+
+	img_extents_init(&e);
+	img_extents_add(&e, 9000, 100);
+	img_extents_add(&e, 0, 100);
+	img_extents_add(&e, 50, 100);
+	img_extents_add(&e, 8000, 1000);
+	img_extents_add(&e, 0, 0);
+	img_extents_normalize(&e);
+	ck_assert_uint_eq(e.n, 2);
+	ck_assert_uint_eq(e.v[0].off, 0);
+	ck_assert_uint_eq(e.v[0].len, 150);
+	ck_assert_uint_eq(e.v[1].off, 8000);
+	ck_assert_uint_eq(e.v[1].len, 1100);
+	img_extents_free(&e);
+}
+END_TEST
+
+START_TEST(seek_covered_clip)
+{
+	struct img_extents e;
+
+	img_extents_init(&e);
+	for (uint64_t i = 0; i < 1000; i++)
+		img_extents_add(&e, i * 4096, 1024);
+	img_extents_normalize(&e);
+	ck_assert_uint_eq(img_extents_seek(&e, 0), 0);
+	ck_assert_uint_eq(img_extents_seek(&e, 1024), 1);
+	ck_assert_uint_eq(img_extents_seek(&e, 4096 * 500 + 10), 500);
+	ck_assert_uint_eq(img_extents_seek(&e, 1ull << 40), 1000);
+	ck_assert_uint_eq(img_extents_covered(&e, 512, 4096), 512 + 512);
+	ck_assert_uint_eq(img_extents_covered(&e, 0, 4096 * 1000), 1024000);
+	img_extents_clip(&e, 4096 * 10 + 100);
+	ck_assert_uint_eq(e.n, 11);
+	ck_assert_uint_eq(e.v[10].len, 100);
+	img_extents_clip(&e, 4096 * 10);
+	ck_assert_uint_eq(e.n, 10);
+	img_extents_free(&e);
+}
+END_TEST
+
+START_TEST(overflow_is_clamped)
+{
+	struct img_extents e;
+
+	img_extents_init(&e);
+	ck_assert_int_eq(img_extents_add(&e, UINT64_MAX - 10, 100), 0);
+	ck_assert_uint_eq(e.v[0].off + e.v[0].len, UINT64_MAX);
+	img_extents_free(&e);
+}
+END_TEST
+
+static Suite *
+extents_suite(void)
+{
+	Suite *s = suite_create("extents");
+	TCase *tc = tcase_create("core");
+
+	tcase_add_test(tc, merges_touching_and_overlapping);
+	tcase_add_test(tc, normalizes_out_of_order);
+	tcase_add_test(tc, seek_covered_clip);
+	tcase_add_test(tc, overflow_is_clamped);
+	suite_add_tcase(s, tc);
+	return s;
+}
+
+int
+main(void)
+{
+	SRunner *sr = srunner_create(extents_suite());
+	int failed;
+
+	srunner_run_all(sr, CK_NORMAL);
+	failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+}
