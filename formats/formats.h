@@ -21,6 +21,9 @@ struct img_extents;
 /* fs_info.flags */
 enum {
 	FS_INFO_DIRTY	= 1 << 0,	/* not cleanly unmounted / needs fsck */
+	/* The on-disk allocation map is not authoritative (a journal that
+	 * needs replaying holds newer bitmaps): copy the whole filesystem. */
+	FS_INFO_STALE_MAP = 1 << 1,
 };
 
 /* What the scanner knows about one filesystem. The scanner fills type,

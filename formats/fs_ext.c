@@ -14,8 +14,9 @@
  * the cluster, whose bitmap bit covers it; whole clusters are stored.
  *
  * Does not: open anything read-write, replay the journal (a filesystem
- * that needs recovery is flagged FS_INFO_DIRTY: its on-disk bitmap may miss
- * blocks allocated by transactions still in the journal), read an external
+ * that needs recovery is flagged FS_INFO_STALE_MAP: its on-disk bitmap may
+ * miss blocks allocated by transactions still in the journal, so the
+ * scanner copies it in full), read an external
  * journal device, or look at inodes to second-guess the bitmap.
  */
 #include "config.h"
@@ -209,6 +210,8 @@ ext_probe(struct img_dev *dev, struct fs_info *info, struct img_ctx *ctx)
 	info->block_count = EXT2FS_NUM_B2C(fs, ext2fs_blocks_count(fs->super));
 	if (!is_clean(fs))
 		info->flags |= FS_INFO_DIRTY;
+	if (needs_recovery(fs))
+		info->flags |= FS_INFO_STALE_MAP;
 	info->priv = fs;
 	return 0;
 }

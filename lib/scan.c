@@ -133,7 +133,16 @@ scan_filesystem(struct img_dev *dev, struct img_scan *s,
 	snprintf(fs.label, sizeof(fs.label), "%s", pres->label);
 	snprintf(fs.uuid, sizeof(fs.uuid), "%s", pres->uuid);
 	img_extents_init(&used);
+	ctx->msg[0] = '\0';
 	rc = ops->probe(dev, &fs, ctx);
+	if (rc == 0 && (fs.flags & FS_INFO_STALE_MAP)) {
+		if (ops->release)
+			ops->release(&fs);
+		r->flags |= IMG_REGION_DIRTY;
+		img_warn(ctx, "%s: %s has a journal that needs recovery, so its block bitmap may be stale; copying it in full",
+		    where, pres->type);
+		return mark_full(s, r, "journal needs recovery");
+	}
 	if (rc == 0) {
 		r->block_size = fs.block_size;
 		if (fs.flags & FS_INFO_DIRTY) {
@@ -147,7 +156,8 @@ scan_filesystem(struct img_dev *dev, struct img_scan *s,
 		ops->release(&fs);
 	if (rc != 0) {
 		img_warn(ctx, "%s: %s could not be read (%s); copying it in full",
-		    where, pres->type, rc < 0 ? ctx->msg : "not recognised");
+		    where, pres->type, ctx->msg[0] ? ctx->msg :
+		    "not recognised");
 		img_extents_free(&used);
 		return mark_full(s, r, rc < 0 ? "damaged metadata" :
 		    "not recognised");
@@ -272,6 +282,33 @@ scan_partition(struct img_dev *dev, struct img_scan *s,
 	return rc;
 }
 
+/* Describes table areas after the last partition (the GPT backup copy)
+ * as a region of their own, so `info` shows them. */
+static int
+add_tail_region(struct img_scan *s, const struct pt_layout *pl,
+    struct img_extents *meta, struct img_ctx *ctx)
+{
+	struct img_scan_region *r;
+	uint64_t end = 0;
+
+	for (unsigned i = 0; i < pl->nparts; i++)
+		if (pl->parts[i].start + pl->parts[i].size > end)
+			end = pl->parts[i].start + pl->parts[i].size;
+	img_extents_normalize(meta);
+	for (size_t i = img_extents_seek(meta, end); i < meta->n; i++) {
+		uint64_t a = meta->v[i].off < end ? end : meta->v[i].off;
+
+		r = add_region(s, IMG_REGION_TABLE, a,
+		    meta->v[i].off + meta->v[i].len - a);
+		if (!r)
+			return img_error(ctx, -ENOMEM, "out of memory");
+		snprintf(r->fstype, sizeof(r->fstype), "%s", pl->scheme);
+		snprintf(r->note, sizeof(r->note), "backup table");
+		r->flags |= IMG_REGION_FULL;
+	}
+	return 0;
+}
+
 /* The table's own areas plus everything before the first partition (boot
  * code, GRUB's core image) are stored whatever they hold. */
 static int
@@ -298,6 +335,8 @@ scan_table_areas(struct img_dev *dev, struct img_scan *s,
 		rc = ops->table_extents(dev, pl, &meta, ctx);
 	if (rc == 0)
 		rc = img_extents_add_all(&s->used, &meta);
+	if (rc == 0)
+		rc = add_tail_region(s, pl, &meta, ctx);
 	img_extents_free(&meta);
 	return rc;
 }
@@ -397,6 +436,20 @@ align_used(struct img_scan *s, uint64_t size)
 	return 0;
 }
 
+/* Disk order; at one offset an extended container before its first
+ * logical partition, a table area before anything else. */
+static int
+cmp_region(const void *a, const void *b)
+{
+	const struct img_scan_region *x = a, *y = b;
+
+	if (x->start != y->start)
+		return x->start < y->start ? -1 : 1;
+	if (x->kind != y->kind)
+		return x->kind < y->kind ? -1 : 1;
+	return x->len > y->len ? -1 : x->len < y->len;
+}
+
 int
 img_scan(struct img_dev *dev, int raw, struct img_scan **out,
     struct img_ctx *ctx)
@@ -419,6 +472,7 @@ img_scan(struct img_dev *dev, int raw, struct img_scan **out,
 		img_scan_free(s);
 		return rc;
 	}
+	qsort(s->regions, s->nregions, sizeof(*s->regions), cmp_region);
 	for (unsigned i = 0; i < s->nregions; i++)
 		s->regions[i].used = img_extents_covered(&s->used,
 		    s->regions[i].start, s->regions[i].len);

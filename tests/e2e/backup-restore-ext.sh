@@ -28,94 +28,6 @@ VARIANTS=(
     "64bit-metabg|-t ext4 -b 1024 -g 2048 -O 64bit,meta_bg,^resize_inode"
 )
 
-# make_tree DIR : several hundred small files, a few MiB-size random files,
-# a sparse file, hard links, symlinks, odd modes, owners, times and xattrs
-make_tree() {
-    local d=$1 i
-    mkdir -p "$d/many" "$d/big" "$d/links" "$d/deep/a/b/c" "$d/emptydir"
-    for i in $(seq 1 320); do
-        make_random_file "$d/many/f$i.dat" $((i * 53 % 4000)) "small$i"
-    done
-    make_random_file "$d/big/one.bin" $((2 * MIB)) big1
-    make_random_file "$d/big/two.bin" $((3 * MIB + 4321)) big2
-    make_random_file "$d/big/gone.bin" $((2 * MIB)) gone
-    truncate -s 16M "$d/sparse.img"
-    make_random_file "$d/sparse.part" 70000 sparse
-    dd if="$d/sparse.part" of="$d/sparse.img" bs=4096 seek=300 conv=notrunc status=none
-    rm "$d/sparse.part"
-    echo "deep" > "$d/deep/a/b/c/leaf.txt"
-    : > "$d/empty"
-    ln "$d/many/f1.dat" "$d/links/hard1"
-    ln "$d/many/f1.dat" "$d/links/hard2"
-    ln -s ../many/f2.dat "$d/links/sym"
-    ln -s "/a/target/path/longer/than/sixty/characters/so/it/needs/a/block" \
-        "$d/links/longsym"
-    ln -s nowhere "$d/links/dangling"
-    chmod 600 "$d/many/f3.dat"
-    chmod 4755 "$d/many/f4.dat"
-    chmod 1777 "$d/emptydir"
-    if [ "$(id -u)" = 0 ]; then
-        chown 1234:5678 "$d/many/f5.dat"
-        chown -h 42:43 "$d/links/sym"
-    fi
-    touch -d '2001-02-03 04:05:06.123456789' "$d/many/f6.dat"
-    touch -h -d '1999-12-31 23:59:59' "$d/links/dangling"
-    python3 -c 'import os, sys
-try:
-    os.setxattr(sys.argv[1], "user.imgtool", b"xattr value")
-except OSError:
-    pass' "$d/many/f7.dat"
-    for i in $(seq 1 400); do echo "$MARKER line $i"; done > "$d/secret.txt"
-}
-
-# listing DIR FULL : one line per entry: path, mode, size, owner, mtime,
-# link target or sha256 (and with FULL=1 inode, link count and xattrs)
-listing() {
-    python3 - "$1" "$2" <<'EOF'
-import hashlib, os, stat, sys
-root, full = sys.argv[1], sys.argv[2] == "1"
-for top, dirs, files in os.walk(root):
-    dirs.sort()
-    for name in sorted(dirs + files):
-        p = os.path.join(top, name)
-        rel = os.path.relpath(p, root)
-        if rel == "lost+found":
-            continue
-        st = os.lstat(p)
-        if stat.S_ISLNK(st.st_mode):
-            what = "-> " + os.readlink(p)
-        elif stat.S_ISREG(st.st_mode):
-            with open(p, "rb") as f:
-                what = hashlib.sha256(f.read()).hexdigest()
-        else:
-            what = "dir"
-        line = "%s %o %d %s" % (rel, st.st_mode, st.st_size, what)
-        if full or not stat.S_ISLNK(st.st_mode):
-            # rdump gives symlinks its own owner and time
-            line += " %d:%d %d" % (st.st_uid, st.st_gid, st.st_mtime_ns)
-        if full:
-            xattrs = sorted((a, os.getxattr(p, a, follow_symlinks=False))
-                            for a in os.listxattr(p, follow_symlinks=False))
-            line += " ino=%d nlink=%d xattr=%r" % (st.st_ino, st.st_nlink, xattrs)
-        print(line)
-EOF
-}
-
-# fs_listing IMG OUT : the listing of the filesystem in IMG
-fs_listing() {
-    local img=$1 out=$2
-    rm -rf view && mkdir view
-    if [ "$FULL" = 1 ]; then
-        mount -t ext4 -o ro,noload "$img" view || fail "mounting $img"
-        mount_track "$T/view"
-        listing view 1 > "$out"
-        umount view || fail "unmounting $img"
-    else
-        debugfs -R "rdump / view" "$img" > /dev/null 2>&1 || fail "rdump of $img"
-        listing view 0 > "$out"
-    fi
-}
-
 dumpe2fs_num() { dumpe2fs -h "$1" 2> /dev/null | sed -n "s/^$2: *//p"; }
 
 round_trip() {
@@ -165,14 +77,7 @@ round_trip() {
     rm -f "$src" "$img" "$dst"
 }
 
-FULL=0
-if [ "$(id -u)" = 0 ]; then
-    # probe once whether loop mounts work here
-    truncate -s 8M probe.img && mke2fs -F -q -t ext4 probe.img > /dev/null 2>&1 \
-        && mkdir -p view && mount -t ext4 -o ro,noload probe.img view 2> /dev/null \
-        && umount view && FULL=1
-    rm -f probe.img
-fi
+FULL=$(loop_mounts_work)
 [ "$FULL" = 1 ] || note "no loop mounts: comparing through debugfs rdump"
 
 make_tree tree
@@ -180,3 +85,14 @@ for v in "${VARIANTS[@]}"; do
     round_trip "${v%%|*}" "${v#*|}"
 done
 note "all ${#VARIANTS[@]} ext variants round-tripped"
+
+# A journal that needs recovery holds newer bitmaps than the disk: the
+# filesystem must be copied in full, with a warning, never by its bitmap.
+truncate -s 32M rec.img
+mke2fs -F -q -t ext4 rec.img
+debugfs -w -R "feature needs_recovery" rec.img > /dev/null 2>&1 || fail "setting needs_recovery"
+run_imgtool backup -q rec.img rec.imgt
+grep -q "journal that needs recovery.*copying it in full" "$T/stderr" || { cat "$T/stderr"; fail "no warning for needs_recovery"; }
+"$IMGTOOL" info rec.imgt | grep -q "copied in full: journal needs recovery" || fail "info does not say why"
+[ "$("$IMGTOOL" info rec.imgt | sed -n 's/^used: *\([0-9]*\) bytes.*/\1/p')" = $((32 * MIB)) ] || fail "needs_recovery fs not copied in full"
+note "needs_recovery: copied in full"

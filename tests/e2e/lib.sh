@@ -88,3 +88,152 @@ mount_track() { _mounts+=("$1"); }
 run_imgtool() {
     "$IMGTOOL" "$@" 2> "$T/stderr" || { cat "$T/stderr" >&2; fail "imgtool $* failed"; }
 }
+
+# make_tree DIR [NSMALL] : NSMALL (320) small files, a few MiB-size random
+# files, a sparse file, hard links, symlinks, odd modes, owners, times and
+# xattrs, and secret.txt full of $MARKER (for deleted-data checks)
+make_tree() {
+    local d=$1 n=${2:-320} i MIB=1048576
+    mkdir -p "$d/many" "$d/big" "$d/links" "$d/deep/a/b/c" "$d/emptydir"
+    for i in $(seq 1 "$n"); do
+        make_random_file "$d/many/f$i.dat" $((i * 53 % 4000)) "small$i"
+    done
+    make_random_file "$d/big/one.bin" $((2 * MIB)) big1
+    make_random_file "$d/big/two.bin" $((3 * MIB + 4321)) big2
+    make_random_file "$d/big/gone.bin" $((2 * MIB)) gone
+    truncate -s 16M "$d/sparse.img"
+    make_random_file "$d/sparse.part" 70000 sparse
+    dd if="$d/sparse.part" of="$d/sparse.img" bs=4096 seek=300 conv=notrunc status=none
+    rm "$d/sparse.part"
+    echo "deep" > "$d/deep/a/b/c/leaf.txt"
+    : > "$d/empty"
+    ln "$d/many/f1.dat" "$d/links/hard1"
+    ln "$d/many/f1.dat" "$d/links/hard2"
+    ln -s ../many/f2.dat "$d/links/sym"
+    ln -s "/a/target/path/longer/than/sixty/characters/so/it/needs/a/block" \
+        "$d/links/longsym"
+    ln -s nowhere "$d/links/dangling"
+    chmod 600 "$d/many/f3.dat"
+    chmod 4755 "$d/many/f4.dat"
+    chmod 1777 "$d/emptydir"
+    if [ "$(id -u)" = 0 ]; then
+        chown 1234:5678 "$d/many/f5.dat"
+        chown -h 42:43 "$d/links/sym"
+    fi
+    touch -d '2001-02-03 04:05:06.123456789' "$d/many/f6.dat"
+    touch -h -d '1999-12-31 23:59:59' "$d/links/dangling"
+    python3 -c 'import os, sys
+try:
+    os.setxattr(sys.argv[1], "user.imgtool", b"xattr value")
+except OSError:
+    pass' "$d/many/f7.dat"
+    for i in $(seq 1 400); do echo "${MARKER:-marker} line $i"; done > "$d/secret.txt"
+}
+
+# listing DIR FULL : one line per entry: path, mode, size, owner, mtime,
+# link target or sha256 (and with FULL=1 inode, link count and xattrs)
+listing() {
+    python3 - "$1" "$2" <<'EOF'
+import hashlib, os, stat, sys
+root, full = sys.argv[1], sys.argv[2] == "1"
+for top, dirs, files in os.walk(root):
+    dirs.sort()
+    for name in sorted(dirs + files):
+        p = os.path.join(top, name)
+        rel = os.path.relpath(p, root)
+        if rel == "lost+found":
+            continue
+        st = os.lstat(p)
+        if stat.S_ISLNK(st.st_mode):
+            what = "-> " + os.readlink(p)
+        elif stat.S_ISREG(st.st_mode):
+            with open(p, "rb") as f:
+                what = hashlib.sha256(f.read()).hexdigest()
+        else:
+            what = "dir"
+        line = "%s %o %d %s" % (rel, st.st_mode, st.st_size, what)
+        if full or not stat.S_ISLNK(st.st_mode):
+            # rdump gives symlinks its own owner and time
+            line += " %d:%d %d" % (st.st_uid, st.st_gid, st.st_mtime_ns)
+        if full:
+            xattrs = sorted((a, os.getxattr(p, a, follow_symlinks=False))
+                            for a in os.listxattr(p, follow_symlinks=False))
+            line += " ino=%d nlink=%d xattr=%r" % (st.st_ino, st.st_nlink, xattrs)
+        print(line)
+EOF
+}
+
+# loop_mounts_work : prints 1 if this process can loop-mount ext4 read-only
+loop_mounts_work() {
+    local d
+    [ "$(id -u)" = 0 ] || { echo 0; return; }
+    d=$(mktemp -d "${TMPDIR:-/var/tmp}/imgtool-probe.XXXXXX")
+    if truncate -s 8M "$d/p.img" && mke2fs -F -q -t ext4 "$d/p.img" > /dev/null 2>&1 \
+        && mkdir "$d/m" && mount -t ext4 -o ro,noload "$d/p.img" "$d/m" 2> /dev/null; then
+        umount "$d/m"
+        echo 1
+    else
+        echo 0
+    fi
+    rm -rf "$d"
+}
+
+# fs_listing IMG OUT : the listing of the ext filesystem in IMG, through a
+# read-only loop mount when FULL=1, else through debugfs rdump
+fs_listing() {
+    local img=$1 out=$2
+    rm -rf view && mkdir view
+    if [ "$FULL" = 1 ]; then
+        mount -t ext4 -o ro,noload "$img" view || fail "mounting $img"
+        mount_track "$T/view"
+        listing view 1 > "$out"
+        umount view || fail "unmounting $img"
+    else
+        debugfs -R "rdump / view" "$img" > /dev/null 2>&1 || fail "rdump of $img"
+        listing view 0 > "$out"
+    fi
+}
+
+
+# many_files DIR N : N small files of varied sizes in nested directories,
+# quickly (one process), deterministic
+many_files() {
+    python3 - "$1" "$2" <<'PY'
+import os, random, sys
+root, n = sys.argv[1], int(sys.argv[2])
+rnd = random.Random(42)
+for i in range(n):
+    d = os.path.join(root, "d%02d" % (i % 50), "s%d" % (i % 7))
+    os.makedirs(d, exist_ok=True)
+    with open(os.path.join(d, "f%05d.txt" % i), "wb") as f:
+        f.write(("file %d " % i).encode() * rnd.randint(0, 300))
+        f.write(rnd.randbytes(rnd.randint(0, 2000)))
+PY
+}
+
+# part_extract DISK START SIZE OUT : copy a byte range out of a disk file
+part_extract() {
+    dd if="$1" of="$4" bs=64K iflag=skip_bytes,count_bytes skip="$2" count="$3" status=none
+}
+
+# part_place DISK START FILE : write FILE into the disk at byte START
+part_place() {
+    dd if="$3" of="$1" bs=64K oflag=seek_bytes seek="$2" conv=notrunc,sparse status=none
+}
+
+# files_sha DIR : "sha256  path" of every regular file, sorted
+files_sha() { (cd "$1" && find . -type f -exec sha256sum {} + | sort -k2); }
+
+# sfdisk_dump DISK : the partition table dump without the file name
+sfdisk_dump() { sfdisk -d "$1" | sed "s|$1|DISK|g"; }
+
+# json_region_used IMG NUMBER : used bytes imgtool recorded for partition N
+json_region_used() {
+    "$IMGTOOL" info --json "$1" | python3 -c 'import json,sys
+d = json.load(sys.stdin)
+print([r["used"] for r in d["regions"] if r["kind"] == "partition" and r["number"] == int(sys.argv[1])][0])' "$2"
+}
+
+ext_used_bytes() {
+    dumpe2fs -h "$1" 2> /dev/null | awk -F: '/^Block count/ {b=$2} /^Free blocks/ {f=$2} /^Block size/ {s=$2} END {print (b - f) * s}'
+}
