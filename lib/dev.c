@@ -181,6 +181,39 @@ img_dev_pread(struct img_dev *dev, void *buf, size_t len, uint64_t off,
 }
 
 int
+img_dev_pread_sparse(struct img_dev *dev, void *buf, size_t len,
+    uint64_t off, struct img_ctx *ctx)
+{
+	uint64_t end = off + len, pos = off;
+	char *p = buf;
+
+	if (dev->is_blockdev || dev->is_stream)
+		return img_dev_pread(dev, buf, len, off, ctx);
+	while (pos < end) {
+		off_t data = lseek(dev->fd, (off_t)pos, SEEK_DATA), hole;
+
+		if (data < 0 && errno == ENXIO)
+			data = (off_t)end;	/* a hole up to the end */
+		else if (data < 0)	/* no SEEK_DATA here: read it all */
+			return img_dev_pread(dev, p + (pos - off), end - pos,
+			    pos, ctx);
+		if ((uint64_t)data > end)
+			data = (off_t)end;
+		memset(p + (pos - off), 0, (uint64_t)data - pos);
+		if ((uint64_t)data == end)
+			break;
+		hole = lseek(dev->fd, data, SEEK_HOLE);
+		if (hole < 0 || (uint64_t)hole > end)
+			hole = (off_t)end;
+		if (img_dev_pread(dev, p + ((uint64_t)data - off),
+		    (size_t)(hole - data), (uint64_t)data, ctx) < 0)
+			return ctx->err;
+		pos = (uint64_t)hole;
+	}
+	return 0;
+}
+
+int
 img_dev_pwrite(struct img_dev *dev, const void *buf, size_t len, uint64_t off,
     struct img_ctx *ctx)
 {

@@ -50,6 +50,10 @@ int img_dev_pread(struct img_dev *dev, void *buf, size_t len, uint64_t off,
     struct img_ctx *ctx);
 int img_dev_pwrite(struct img_dev *dev, const void *buf, size_t len,
     uint64_t off, struct img_ctx *ctx);
+/* Like img_dev_pread, but holes of a sparse regular file are not read:
+ * they are zero-filled in buf (reading a hole costs as much as data). */
+int img_dev_pread_sparse(struct img_dev *dev, void *buf, size_t len,
+    uint64_t off, struct img_ctx *ctx);
 /* Sequential (stream) versions; the position is dev->pos. */
 int img_dev_read(struct img_dev *dev, void *buf, size_t len,
     struct img_ctx *ctx);

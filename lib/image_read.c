@@ -14,39 +14,15 @@
 #include "image_read.h"
 #include "image_write.h"
 #include "imgtool.h"
+#include "image_read_priv.h"
 
-struct img_reader {
-	struct img_dev *dev;
-	int owns_dev;
-	int stream;
-	int broken;		/* stream position lost: no further records */
-	int at_end;
-	struct img_header hdr;
-	uint8_t *meta;
-	uint64_t data_start;
-	struct img_footer ftr;
-	/* file mode */
-	uint8_t *index;		/* entries only */
-	uint64_t count;
-	uint64_t next;
-	/* stream mode */
-	uint64_t seq;
-	uint64_t last_end;
-	uint64_t used_sum, stored_sum;
-	struct img_sha256 *entries_hash;	/* over reconstructed entries */
-	/* scratch */
-	uint8_t *payload;
-	uint8_t *ext_raw;
-	uint32_t *extents;
-	struct img_sha256 *hash;
-};
 
-static const uint8_t zero_sha[IMG_SHA256_LEN];
+const uint8_t img_zero_sha[IMG_SHA256_LEN] = { 0 };
 
 /* Reads len bytes at pos (file) or next (stream); a short read means the
  * image is truncated. */
-static int
-rd(struct img_reader *r, void *buf, size_t len, uint64_t pos,
+int
+img_rd(struct img_reader *r, void *buf, size_t len, uint64_t pos,
     struct img_ctx *ctx)
 {
 	int rc;
@@ -153,7 +129,7 @@ read_header(struct img_reader *r, struct img_ctx *ctx)
 	uint8_t b[IMG_HEADER_SIZE], sum[IMG_SHA256_LEN];
 	int rc;
 
-	rc = rd(r, b, sizeof(b), 0, ctx);
+	rc = img_rd(r, b, sizeof(b), 0, ctx);
 	if (rc == -EBADMSG)
 		return img_error(ctx, -EBADMSG,
 		    "'%s' is too short to be an imgtool image", r->dev->path);
@@ -165,7 +141,7 @@ read_header(struct img_reader *r, struct img_ctx *ctx)
 	r->meta = malloc(r->hdr.meta_len + 1);
 	if (!r->meta)
 		return img_error(ctx, -ENOMEM, "out of memory");
-	rc = rd(r, r->meta, r->hdr.meta_len, IMG_HEADER_SIZE, ctx);
+	rc = img_rd(r, r->meta, r->hdr.meta_len, IMG_HEADER_SIZE, ctx);
 	if (rc < 0)
 		return rc;
 	img_sha256_init(r->hash);
@@ -195,8 +171,8 @@ slot_length(const struct img_reader *r, uint64_t off)
 	return rest < r->hdr.chunk_size ? (uint32_t)rest : r->hdr.chunk_size;
 }
 
-static int
-decode_footer(struct img_reader *r, const uint8_t *b, uint64_t footer_pos,
+int
+img_decode_footer(struct img_reader *r, const uint8_t *b, uint64_t footer_pos,
     struct img_ctx *ctx)
 {
 	struct img_footer *f = &r->ftr;
@@ -226,8 +202,8 @@ decode_footer(struct img_reader *r, const uint8_t *b, uint64_t footer_pos,
 }
 
 /* Checks the fields a chunk header and an index entry share. */
-static int
-check_chunk_fields(const struct img_reader *r, const struct img_chunk *c,
+int
+img_check_chunk_fields(const struct img_reader *r, const struct img_chunk *c,
     struct img_ctx *ctx)
 {
 	const char *why = NULL;
@@ -241,7 +217,7 @@ check_chunk_fields(const struct img_reader *r, const struct img_chunk *c,
 	else if (c->flags == IMG_CHUNK_KNOWN)
 		why = "contradictory flags";
 	else if ((c->flags & IMG_CHUNK_ZERO) && (c->stored != 0 ||
-	    memcmp(c->sha256, zero_sha, IMG_SHA256_LEN) != 0))
+	    memcmp(c->sha256, img_zero_sha, IMG_SHA256_LEN) != 0))
 		why = "zero chunk with data";
 	else if ((c->flags & IMG_CHUNK_LZ4) &&
 	    (c->stored == 0 || c->stored > img_lz4_bound(c->length)))
@@ -256,8 +232,8 @@ check_chunk_fields(const struct img_reader *r, const struct img_chunk *c,
 	    (unsigned long long)c->record_pos, why);
 }
 
-static void
-entry_decode(const uint8_t *e, uint64_t i, struct img_chunk *c)
+void
+img_entry_decode(const uint8_t *e, uint64_t i, struct img_chunk *c)
 {
 	memset(c, 0, sizeof(*c));
 	c->seq = i;
@@ -278,8 +254,8 @@ check_index(struct img_reader *r, struct img_ctx *ctx)
 	int rc;
 
 	for (uint64_t i = 0; i < r->count; i++) {
-		entry_decode(r->index + i * IMG_INDEX_ENTRY_SIZE, i, &c);
-		rc = check_chunk_fields(r, &c, ctx);
+		img_entry_decode(r->index + i * IMG_INDEX_ENTRY_SIZE, i, &c);
+		rc = img_check_chunk_fields(r, &c, ctx);
 		if (rc < 0)
 			return img_error_prefix(ctx, "index");
 		if ((i > 0 && c.offset <= prev.offset) ||
@@ -314,18 +290,18 @@ read_index(struct img_reader *r, struct img_ctx *ctx)
 		    "'%s': image is truncated (%llu bytes, no room for index and footer)",
 		    r->dev->path, (unsigned long long)size);
 	footer_pos = size - IMG_FOOTER_SIZE;
-	rc = rd(r, b, sizeof(b), footer_pos, ctx);
+	rc = img_rd(r, b, sizeof(b), footer_pos, ctx);
 	if (rc == 0)
-		rc = decode_footer(r, b, footer_pos, ctx);
+		rc = img_decode_footer(r, b, footer_pos, ctx);
 	if (rc == 0)
-		rc = rd(r, hdr, sizeof(hdr), r->ftr.index_pos, ctx);
+		rc = img_rd(r, hdr, sizeof(hdr), r->ftr.index_pos, ctx);
 	if (rc < 0)
 		return rc;
 	r->count = r->ftr.chunks;
 	r->index = malloc(r->count * IMG_INDEX_ENTRY_SIZE + 1);
 	if (!r->index)
 		return img_error(ctx, -ENOMEM, "out of memory");
-	rc = rd(r, r->index, r->count * IMG_INDEX_ENTRY_SIZE,
+	rc = img_rd(r, r->index, r->count * IMG_INDEX_ENTRY_SIZE,
 	    r->ftr.index_pos + IMG_INDEX_HDR_SIZE, ctx);
 	if (rc < 0)
 		return rc;
@@ -468,7 +444,7 @@ img_reader_count(const struct img_reader *r)
 void
 img_reader_entry(const struct img_reader *r, uint64_t i, struct img_chunk *c)
 {
-	entry_decode(r->index + i * IMG_INDEX_ENTRY_SIZE, i, c);
+	img_entry_decode(r->index + i * IMG_INDEX_ENTRY_SIZE, i, c);
 }
 
 uint64_t
@@ -492,316 +468,6 @@ img_reader_find(const struct img_reader *r, uint64_t off)
 			return r->count;
 	}
 	return lo;
-}
-
-/* Decodes and checks the extents of a record; sets c->used. */
-static int
-decode_extents(struct img_reader *r, struct img_chunk *c, struct img_ctx *ctx)
-{
-	uint64_t prev_end = 0, used = 0;
-
-	for (uint32_t i = 0; i < c->nextents; i++) {
-		uint32_t off = img_get32(r->ext_raw + 8 * i);
-		uint32_t len = img_get32(r->ext_raw + 8 * i + 4);
-		uint64_t end = (uint64_t)off + len;
-
-		/* sorted, non-touching, inside the chunk, sector aligned
-		 * (only the end of the source may cut a sector short) */
-		if (len == 0 || (i > 0 && off <= prev_end) ||
-		    end > c->length || off % 512 ||
-		    (len % 512 && end != c->length))
-			return img_error(ctx, -EBADMSG,
-			    "'%s': chunk at offset %llu has a malformed extent list",
-			    r->dev->path, (unsigned long long)c->offset);
-		r->extents[2 * i] = off;
-		r->extents[2 * i + 1] = len;
-		prev_end = end;
-		used += len;
-	}
-	c->extents = r->extents;
-	c->used = c->nextents ? (uint32_t)used : c->length;
-	return 0;
-}
-
-static int
-parse_record_header(struct img_reader *r, const uint8_t *h,
-    struct img_chunk *c, struct img_ctx *ctx)
-{
-	if (memcmp(h + IMG_CHK_MAGIC, IMG_CHUNK_MAGIC, 4) != 0)
-		return img_error(ctx, -EBADMSG,
-		    "'%s': no chunk record at byte %llu (bad magic)",
-		    r->dev->path, (unsigned long long)c->record_pos);
-	c->flags = img_get32(h + IMG_CHK_FLAGS);
-	c->seq = img_get64(h + IMG_CHK_INDEX);
-	c->offset = img_get64(h + IMG_CHK_OFFSET);
-	c->length = img_get32(h + IMG_CHK_LENGTH);
-	c->stored = img_get32(h + IMG_CHK_STORED);
-	c->nextents = img_get32(h + IMG_CHK_NEXTENTS);
-	memcpy(c->sha256, h + IMG_CHK_SHA256, IMG_SHA256_LEN);
-	if (img_get32(h + 36) != 0 ||
-	    c->nextents > IMG_MAX_EXTENTS(r->hdr.chunk_size))
-		return img_error(ctx, -EBADMSG,
-		    "'%s': chunk record at byte %llu is malformed",
-		    r->dev->path, (unsigned long long)c->record_pos);
-	return check_chunk_fields(r, c, ctx);
-}
-
-/* The record's own 8-byte check over its header and extents. */
-static int
-check_record_sum(struct img_reader *r, const uint8_t *h,
-    const struct img_chunk *c, struct img_ctx *ctx)
-{
-	uint8_t sum[IMG_SHA256_LEN];
-
-	img_sha256_init(r->hash);
-	img_sha256_update(r->hash, h, IMG_CHK_CHECK);
-	img_sha256_update(r->hash, r->ext_raw,
-	    (size_t)c->nextents * IMG_EXTENT_SIZE);
-	img_sha256_final(r->hash, sum);
-	if (memcmp(sum, h + IMG_CHK_CHECK, 8) != 0)
-		return img_error(ctx, -EBADMSG,
-		    "'%s': chunk record at byte %llu: header checksum mismatch",
-		    r->dev->path, (unsigned long long)c->record_pos);
-	return 0;
-}
-
-/* Reads the payload and decodes it into data, then checks the hash. */
-static int
-read_content(struct img_reader *r, struct img_chunk *c, uint8_t *data,
-    uint64_t pos, int *consumed, struct img_ctx *ctx)
-{
-	uint8_t sum[IMG_SHA256_LEN];
-	int rc;
-
-	if (c->flags & IMG_CHUNK_ZERO) {
-		memset(data, 0, c->length);
-		*consumed = 1;
-		return 0;
-	}
-	if (c->flags & IMG_CHUNK_LZ4) {
-		rc = rd(r, r->payload, c->stored, pos, ctx);
-		if (rc < 0)
-			return rc;
-		*consumed = 1;
-		if (img_lz4_decompress(r->payload, c->stored, data,
-		    c->length) < 0)
-			return img_error(ctx, -EBADMSG,
-			    "'%s': chunk at offset %llu: compressed data is damaged",
-			    r->dev->path, (unsigned long long)c->offset);
-	} else {
-		rc = rd(r, data, c->length, pos, ctx);
-		if (rc < 0)
-			return rc;
-		*consumed = 1;
-	}
-	img_sha256(r->hash, data, c->length, sum);
-	if (memcmp(sum, c->sha256, IMG_SHA256_LEN) != 0)
-		return img_error(ctx, -EBADMSG,
-		    "'%s': chunk at offset %llu: checksum mismatch",
-		    r->dev->path, (unsigned long long)c->offset);
-	return 0;
-}
-
-/* Reads one record at pos (file) or at the stream position. h holds the
- * already-read 80-byte header. *consumed is set once the whole record has
- * been read, so a stream can go on past a checksum mismatch. */
-static int
-read_record_body(struct img_reader *r, const uint8_t *h, struct img_chunk *c,
-    uint8_t *data, int *consumed, struct img_ctx *ctx)
-{
-	uint64_t pos = c->record_pos + IMG_CHUNK_HDR_SIZE;
-	size_t ext_len;
-	int rc;
-
-	rc = parse_record_header(r, h, c, ctx);
-	if (rc < 0)
-		return rc;
-	ext_len = (size_t)c->nextents * IMG_EXTENT_SIZE;
-	rc = rd(r, r->ext_raw, ext_len, pos, ctx);
-	if (rc < 0)
-		return rc;
-	rc = check_record_sum(r, h, c, ctx);
-	if (rc == 0)
-		rc = decode_extents(r, c, ctx);
-	if (rc < 0)
-		return rc;
-	return read_content(r, c, data, pos + ext_len, consumed, ctx);
-}
-
-static int
-matches_entry(const struct img_chunk *c, const struct img_chunk *e)
-{
-	return c->seq == e->seq && c->offset == e->offset &&
-	    c->length == e->length && c->stored == e->stored &&
-	    c->flags == e->flags && c->used == e->used &&
-	    memcmp(c->sha256, e->sha256, IMG_SHA256_LEN) == 0;
-}
-
-int
-img_reader_read(struct img_reader *r, uint64_t i, struct img_chunk *c,
-    uint8_t *data, struct img_ctx *ctx)
-{
-	uint8_t h[IMG_CHUNK_HDR_SIZE];
-	struct img_chunk e;
-	int rc, consumed = 0;
-
-	img_reader_entry(r, i, &e);
-	*c = e;
-	rc = rd(r, h, sizeof(h), e.record_pos, ctx);
-	if (rc < 0)
-		return rc;
-	rc = read_record_body(r, h, c, data, &consumed, ctx);
-	if (rc < 0) {
-		/* Report the index's view, which is trustworthy. */
-		struct img_chunk bad = *c;
-
-		*c = e;
-		c->extents = bad.extents;
-		c->nextents = 0;
-		return rc;
-	}
-	if (!matches_entry(c, &e))
-		return img_error(ctx, -EBADMSG,
-		    "'%s': chunk at offset %llu does not match its index entry",
-		    r->dev->path, (unsigned long long)e.offset);
-	return 0;
-}
-
-/* Adds the index entry a stream record implies to the running hash. */
-static void
-hash_entry(struct img_reader *r, const struct img_chunk *c)
-{
-	uint8_t e[IMG_INDEX_ENTRY_SIZE];
-
-	img_put64(e + IMG_IDX_OFFSET, c->offset);
-	img_put64(e + IMG_IDX_RECORD_POS, c->record_pos);
-	img_put32(e + IMG_IDX_LENGTH, c->length);
-	img_put32(e + IMG_IDX_STORED, c->stored);
-	img_put32(e + IMG_IDX_FLAGS, c->flags);
-	img_put32(e + IMG_IDX_USED, c->used);
-	memcpy(e + IMG_IDX_SHA256, c->sha256, IMG_SHA256_LEN);
-	img_sha256_update(r->entries_hash, e, sizeof(e));
-}
-
-/* Stream end: the index must list exactly the records seen. */
-static int
-finish_stream(struct img_reader *r, const uint8_t *h, struct img_ctx *ctx)
-{
-	uint64_t index_pos = r->dev->pos - IMG_CHUNK_HDR_SIZE, n;
-	uint8_t e[IMG_INDEX_ENTRY_SIZE], ftr[IMG_FOOTER_SIZE];
-	uint8_t seen[IMG_SHA256_LEN], listed[IMG_SHA256_LEN];
-	uint8_t id[IMG_SHA256_LEN];
-	struct img_sha256 *entries = img_sha256_new();
-	int rc = 0;
-
-	if (!entries)
-		return img_error(ctx, -ENOMEM, "out of memory");
-	/* h holds the 16-byte index header and the first 64 bytes of what
-	 * follows, which may already be the footer (empty index). */
-	n = img_get64(h + 8);
-	img_sha256_init(r->hash);
-	img_sha256_init(entries);
-	img_sha256_update(r->hash, h, IMG_INDEX_HDR_SIZE);
-	if (n != r->seq)
-		rc = img_error(ctx, -EBADMSG,
-		    "'%s': index lists %llu chunks but the image holds %llu",
-		    r->dev->path, (unsigned long long)n,
-		    (unsigned long long)r->seq);
-	/* Re-assemble the stream after the index header: the 64 bytes
-	 * already read belong to the first entry or to the footer. */
-	for (uint64_t i = 0; rc == 0 && i < n; i++) {
-		if (i == 0)
-			memcpy(e, h + IMG_INDEX_HDR_SIZE, sizeof(e));
-		else
-			rc = rd(r, e, sizeof(e), 0, ctx);
-		if (rc == 0) {
-			img_sha256_update(r->hash, e, sizeof(e));
-			img_sha256_update(entries, e, sizeof(e));
-		}
-	}
-	/* r->hash is needed again for the footer: finish with it first */
-	img_sha256_final(r->hash, id);
-	img_sha256_final(entries, listed);
-	img_sha256_free(entries);
-	if (rc == 0 && n == 0) {
-		memcpy(ftr, h + IMG_INDEX_HDR_SIZE, 64);
-		rc = rd(r, ftr + 64, sizeof(ftr) - 64, 0, ctx);
-	} else if (rc == 0) {
-		rc = rd(r, ftr, sizeof(ftr), 0, ctx);
-	}
-	if (rc == 0)
-		rc = decode_footer(r, ftr, r->dev->pos - IMG_FOOTER_SIZE, ctx);
-	if (rc < 0)
-		return rc;
-	img_sha256_final(r->entries_hash, seen);
-	if (r->ftr.index_pos != index_pos ||
-	    memcmp(seen, listed, IMG_SHA256_LEN) != 0 ||
-	    memcmp(id, r->ftr.identity, IMG_SHA256_LEN) != 0 ||
-	    r->ftr.used != r->used_sum || r->ftr.stored != r->stored_sum)
-		return img_error(ctx, -EBADMSG,
-		    "'%s': index does not match the chunks in the image",
-		    r->dev->path);
-	r->at_end = 1;
-	return 0;
-}
-
-static int
-next_stream(struct img_reader *r, struct img_chunk *c, uint8_t *data,
-    struct img_ctx *ctx)
-{
-	uint8_t h[IMG_CHUNK_HDR_SIZE];
-	int rc, consumed = 0;
-
-	if (r->broken)
-		return img_error(ctx, -EBADMSG,
-		    "'%s': cannot read past damage in a stream", r->dev->path);
-	memset(c, 0, sizeof(*c));
-	c->record_pos = r->dev->pos;
-	rc = rd(r, h, sizeof(h), 0, ctx);
-	if (rc < 0)
-		goto broken;
-	if (memcmp(h, IMG_INDEX_MAGIC, 4) == 0) {
-		rc = finish_stream(r, h, ctx);
-		if (rc < 0)
-			goto broken;
-		return 0;
-	}
-	rc = read_record_body(r, h, c, data, &consumed, ctx);
-	if (rc == 0 && (c->seq != r->seq || c->offset < r->last_end))
-		rc = img_error(ctx, -EBADMSG,
-		    "'%s': chunk at offset %llu is out of sequence",
-		    r->dev->path, (unsigned long long)c->offset);
-	if (rc < 0 && !(consumed && c->seq == r->seq))
-		goto broken;
-	/* The record was consumed whole: the stream can go on. */
-	r->seq++;
-	r->last_end = c->offset + c->length;
-	r->used_sum += c->used;
-	r->stored_sum += c->stored;
-	hash_entry(r, c);
-	return rc < 0 ? rc : 1;
-broken:
-	r->broken = 1;
-	return rc;
-}
-
-int
-img_reader_next(struct img_reader *r, struct img_chunk *c, uint8_t *data,
-    struct img_ctx *ctx)
-{
-	int rc;
-
-	if (r->at_end)
-		return 0;
-	if (r->stream)
-		return next_stream(r, c, data, ctx);
-	if (r->next >= r->count) {
-		r->at_end = 1;
-		return 0;
-	}
-	rc = img_reader_read(r, r->next, c, data, ctx);
-	r->next++;
-	return rc < 0 ? rc : 1;
 }
 
 int

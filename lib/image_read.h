@@ -97,6 +97,38 @@ int img_reader_read(struct img_reader *r, uint64_t i, struct img_chunk *c,
 /* Index of the chunk holding logical offset off, or count if none. */
 uint64_t img_reader_find(const struct img_reader *r, uint64_t off);
 
+/* One chunk record read from the image but not yet decoded: the unit of
+ * work of the restore and verify pipelines. Reading (I/O, in order) and
+ * decoding (LZ4 and SHA-256, on any thread) are separate steps. */
+#define IMG_RAW_MSG_MAX 512
+struct img_raw_chunk {
+	struct img_chunk c;	/* c.extents points at extents below */
+	uint32_t *extents;
+	uint8_t *payload;	/* LZ4 payload */
+	uint8_t *data;		/* content after decoding (chunk_size) */
+	struct img_sha256 *hash;
+	const char *path;	/* image, for messages */
+	int rc;			/* result of img_raw_chunk_decode */
+	char msg[IMG_RAW_MSG_MAX];
+};
+
+int img_raw_chunk_init(struct img_raw_chunk *rc, unsigned chunk_size);
+void img_raw_chunk_free(struct img_raw_chunk *rc);
+/* Reads the next record (stream or file order) without decoding it:
+ * 1 for a record, 0 at the end (index and footer checked), <0 on damage.
+ * A damaged record in a file leaves rc->c filled from the index (so the
+ * caller can name it, and go on); in a stream rc->c.length is 0 when the
+ * reader lost its place and cannot go on. */
+int img_reader_next_raw(struct img_reader *r, struct img_raw_chunk *rc,
+    struct img_ctx *ctx);
+/* File mode: reads record i without decoding it (0 or <0 as above). */
+int img_reader_read_raw(struct img_reader *r, uint64_t i,
+    struct img_raw_chunk *rc, struct img_ctx *ctx);
+/* Decompresses rc->payload into rc->data and checks the SHA-256. Safe to
+ * run on several threads at once for different rc. Sets and returns
+ * rc->rc: 0, or -EBADMSG with the reason in rc->msg. */
+int img_raw_chunk_decode(struct img_raw_chunk *rc);
+
 /* Iterates metadata records: returns 1 and sets type/payload/len for the
  * next record after *pos, 0 at the end. Records were bounds-checked at
  * open. */
