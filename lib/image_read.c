@@ -435,6 +435,15 @@ img_reader_footer(const struct img_reader *r)
 	return &r->ftr;
 }
 
+void
+img_reader_rewind(struct img_reader *r)
+{
+	if (!r->stream) {
+		r->next = 0;
+		r->at_end = 0;
+	}
+}
+
 uint64_t
 img_reader_count(const struct img_reader *r)
 {

@@ -86,6 +86,8 @@ const struct img_footer *img_reader_footer(const struct img_reader *r);
 int img_reader_next(struct img_reader *r, struct img_chunk *c, uint8_t *data,
     struct img_ctx *ctx);
 
+/* File mode only: start img_reader_next/next_raw again at the first chunk. */
+void img_reader_rewind(struct img_reader *r);
 /* File mode only: the number of index entries, and random access. */
 uint64_t img_reader_count(const struct img_reader *r);
 /* Index entry i as a chunk (no data read). */
@@ -100,7 +102,7 @@ uint64_t img_reader_find(const struct img_reader *r, uint64_t off);
 /* One chunk record read from the image but not yet decoded: the unit of
  * work of the restore and verify pipelines. Reading (I/O, in order) and
  * decoding (LZ4 and SHA-256, on any thread) are separate steps. */
-#define IMG_RAW_MSG_MAX 512
+#define IMG_RAW_MSG_MAX 1024
 struct img_raw_chunk {
 	struct img_chunk c;	/* c.extents points at extents below */
 	uint32_t *extents;

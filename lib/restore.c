@@ -19,6 +19,7 @@
 
 #include "ctx.h"
 #include "dev.h"
+#include "decode_pipe.h"
 #include "image_read.h"
 
 struct restore {
@@ -28,7 +29,6 @@ struct restore {
 	const struct img_header *hdr;
 	struct img_dev *tgt;
 	int target_exists;
-	uint8_t *data;
 	uint64_t zero_cursor;	/* --zero: unused space below is done */
 };
 
@@ -107,26 +107,30 @@ confirm(struct restore *s, struct img_ctx *ctx)
 static int
 preverify(struct restore *s, struct img_ctx *ctx)
 {
-	uint64_t n = img_reader_count(s->rd), total = 0, done = 0;
-	struct img_chunk c;
+	uint64_t total, done = 0;
+	struct img_decode_pipe *dp;
+	struct img_raw_chunk *c;
 	int rc;
 
 	if (img_reader_is_stream(s->rd) || s->opts->no_preverify)
 		return 0;
 	total = img_reader_footer(s->rd)->used;
-	for (uint64_t i = 0; i < n; i++) {
-		rc = img_check_cancel(ctx);
-		if (rc == 0)
-			rc = img_reader_read(s->rd, i, &c, s->data, ctx);
-		if (rc < 0)
-			return img_error_prefix(ctx,
-			    "image check failed, nothing was written to '%s'",
-			    s->opts->target);
-		done += c.used;
+	rc = img_decode_pipe_open(s->rd, s->opts->threads, &dp, ctx);
+	while (rc == 0 && (rc = img_check_cancel(ctx)) == 0 &&
+	    (rc = img_decode_pipe_next(dp, &c, ctx)) == 1) {
+		done += c->c.used;
 		img_progress_report(ctx, "check", done, total, 0);
+		rc = 0;
 	}
-	img_progress_report(ctx, "check", done, total, 1);
-	return 0;
+	img_decode_pipe_close(dp);
+	img_reader_rewind(s->rd);
+	if (rc < 0 && rc != -ECANCELED)
+		return img_error_prefix(ctx,
+		    "image check failed, nothing was written to '%s'",
+		    s->opts->target);
+	if (rc == 0)
+		img_progress_report(ctx, "check", done, total, 1);
+	return rc;
 }
 
 static int
@@ -164,9 +168,10 @@ zero_gap(struct restore *s, uint64_t off, struct img_ctx *ctx)
 
 /* Writes one extent of a chunk (or zeros, for a zero chunk). */
 static int
-write_extent(struct restore *s, const struct img_chunk *c, uint32_t off,
-    uint32_t len, struct img_ctx *ctx)
+write_extent(struct restore *s, const struct img_raw_chunk *raw,
+    uint32_t off, uint32_t len, struct img_ctx *ctx)
 {
+	const struct img_chunk *c = &raw->c;
 	uint64_t pos = c->offset + off;
 	int rc = zero_gap(s, pos, ctx);
 
@@ -174,20 +179,22 @@ write_extent(struct restore *s, const struct img_chunk *c, uint32_t off,
 		return rc;
 	s->zero_cursor = pos + len;
 	if (!(c->flags & IMG_CHUNK_ZERO))
-		return img_dev_pwrite(s->tgt, s->data + off, len, pos, ctx);
+		return img_dev_pwrite(s->tgt, raw->data + off, len, pos, ctx);
 	/* A new file already reads as zeros; anywhere else, zeros are data. */
 	return s->tgt->created ? 0 : img_dev_zero(s->tgt, pos, len, ctx);
 }
 
 static int
-write_chunk(struct restore *s, const struct img_chunk *c, struct img_ctx *ctx)
+write_chunk(struct restore *s, const struct img_raw_chunk *raw,
+    struct img_ctx *ctx)
 {
+	const struct img_chunk *c = &raw->c;
 	int rc;
 
 	if (c->nextents == 0)
-		return write_extent(s, c, 0, c->length, ctx);
+		return write_extent(s, raw, 0, c->length, ctx);
 	for (uint32_t i = 0; i < c->nextents; i++) {
-		rc = write_extent(s, c, c->extents[2 * i],
+		rc = write_extent(s, raw, c->extents[2 * i],
 		    c->extents[2 * i + 1], ctx);
 		if (rc < 0)
 			return rc;
@@ -209,32 +216,23 @@ write_all(struct restore *s, struct img_ctx *ctx)
 {
 	uint64_t total = img_reader_is_stream(s->rd) ? 0 :
 	    img_reader_footer(s->rd)->used, done = 0, next_off = 0;
-	struct img_chunk c;
+	struct img_decode_pipe *dp;
+	struct img_raw_chunk *c;
 	int rc;
 
-	for (uint64_t i = 0;; i++) {
-		rc = img_check_cancel(ctx);
-		if (rc < 0)
-			break;
-		if (img_reader_is_stream(s->rd))
-			rc = img_reader_next(s->rd, &c, s->data, ctx);
-		else if (i < img_reader_count(s->rd))
-			rc = img_reader_read(s->rd, i, &c, s->data, ctx) ?: 1;
-		else
-			rc = 0;
-		if (rc == -EBADMSG)
-			return stream_damaged(s, next_off, ctx);
-		if (rc <= 0)
-			break;
-		rc = write_chunk(s, &c, ctx);
-		if (rc < 0)
-			return rc;
-		next_off = c.offset + c.length;
-		done += c.used;
-		s->res->written_bytes += c.used;
+	rc = img_decode_pipe_open(s->rd, s->opts->threads, &dp, ctx);
+	while (rc == 0 && (rc = img_check_cancel(ctx)) == 0 &&
+	    (rc = img_decode_pipe_next(dp, &c, ctx)) == 1) {
+		rc = write_chunk(s, c, ctx);
+		next_off = c->c.offset + c->c.length;
+		done += c->c.used;
+		s->res->written_bytes += c->c.used;
 		s->res->chunks++;
 		img_progress_report(ctx, "restore", done, total, 0);
 	}
+	img_decode_pipe_close(dp);
+	if (rc == -EBADMSG)
+		return stream_damaged(s, next_off, ctx);
 	if (rc == 0)
 		rc = zero_gap(s, s->hdr->source_size, ctx);
 	if (rc == 0)
@@ -256,11 +254,7 @@ img_restore(const struct img_restore_opts *opts,
 	if (rc < 0)
 		return rc;
 	s.hdr = img_reader_header(s.rd);
-	s.data = malloc(s.hdr->chunk_size);
-	if (!s.data)
-		rc = img_error(ctx, -ENOMEM, "out of memory");
-	if (rc == 0)
-		rc = open_target(&s, ctx);
+	rc = open_target(&s, ctx);
 	if (rc == 0)
 		rc = check_target(&s, ctx);
 	if (rc == 0)
@@ -274,7 +268,6 @@ img_restore(const struct img_restore_opts *opts,
 	if (rc == 0)
 		rc = img_dev_sync(s.tgt, ctx);
 	res->written_below = rc == 0 ? s.hdr->source_size : res->written_below;
-	free(s.data);
 	img_dev_close(s.tgt);
 	img_reader_close(s.rd);
 	return rc;

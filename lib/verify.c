@@ -13,50 +13,44 @@
 #include <string.h>
 
 #include "ctx.h"
+#include "decode_pipe.h"
 #include "image_read.h"
-
-static void
-report_bad(const struct img_verify_opts *opts, const struct img_chunk *c,
-    struct img_ctx *ctx)
-{
-	if (opts->bad_chunk)
-		opts->bad_chunk(c->offset, ctx->msg, opts->bad_chunk_arg);
-}
 
 static int
 verify_chunks(const struct img_verify_opts *opts, struct img_reader *r,
-    struct img_verify_result *res, uint8_t *data, struct img_ctx *ctx)
+    struct img_verify_result *res, struct img_ctx *ctx)
 {
 	uint64_t total = img_reader_is_stream(r) ? 0 :
 	    img_reader_footer(r)->used;
-	struct img_chunk c;
+	struct img_decode_pipe *dp;
+	struct img_raw_chunk *c;
 	int rc;
 
-	for (;;) {
-		rc = img_check_cancel(ctx);
-		if (rc < 0)
-			return rc;
-		memset(&c, 0, sizeof(c));
-		rc = img_reader_next(r, &c, data, ctx);
+	rc = img_decode_pipe_open(r, opts->threads, &dp, ctx);
+	while (rc == 0 && (rc = img_check_cancel(ctx)) == 0) {
+		rc = img_decode_pipe_next(dp, &c, ctx);
 		if (rc == 0)
 			break;
 		/* Damage outside any chunk (a lost place in a stream, a bad
 		 * index at the end of one) names no chunk and ends here. */
-		if (rc == -EBADMSG && c.length == 0)
-			return rc;
-		if (rc == -EBADMSG) {
+		if (rc < 0 && (rc != -EBADMSG || !c || c->c.length == 0))
+			break;
+		if (rc < 0) {
 			res->bad_chunks++;
-			report_bad(opts, &c, ctx);
-		} else if (rc < 0) {
-			return rc;
+			if (opts->bad_chunk)
+				opts->bad_chunk(c->c.offset, ctx->msg,
+				    opts->bad_chunk_arg);
 		}
 		res->chunks++;
-		res->used_bytes += c.used;
-		res->stored_bytes += c.stored;
+		res->used_bytes += c->c.used;
+		res->stored_bytes += c->c.stored;
 		img_progress_report(ctx, "verify", res->used_bytes, total, 0);
+		rc = 0;
 	}
-	img_progress_report(ctx, "verify", res->used_bytes, total, 1);
-	return 0;
+	img_decode_pipe_close(dp);
+	if (rc == 0)
+		img_progress_report(ctx, "verify", res->used_bytes, total, 1);
+	return rc;
 }
 
 int
@@ -64,19 +58,13 @@ img_verify(const struct img_verify_opts *opts, struct img_verify_result *res,
     struct img_ctx *ctx)
 {
 	struct img_reader *r;
-	uint8_t *data;
 	int rc;
 
 	memset(res, 0, sizeof(*res));
 	rc = img_reader_open(opts->image, &r, ctx);
 	if (rc < 0)
 		return rc;
-	data = malloc(img_reader_header(r)->chunk_size);
-	if (!data) {
-		img_reader_close(r);
-		return img_error(ctx, -ENOMEM, "out of memory");
-	}
-	rc = verify_chunks(opts, r, res, data, ctx);
+	rc = verify_chunks(opts, r, res, ctx);
 	if (rc == 0)
 		img_hex(img_reader_footer(r)->identity, IMG_SHA256_LEN,
 		    res->identity);
@@ -85,7 +73,6 @@ img_verify(const struct img_verify_opts *opts, struct img_verify_result *res,
 		    "'%s': %llu of %llu chunks are damaged",
 		    img_reader_path(r), (unsigned long long)res->bad_chunks,
 		    (unsigned long long)res->chunks);
-	free(data);
 	img_reader_close(r);
 	return rc;
 }
