@@ -31,6 +31,7 @@ exit_code_for(int rc)
 	case -EEXIST:
 		return EXIT_REFUSED;
 	case -EINVAL:
+	case -EISDIR:	/* a directory where a device or file belongs */
 		return EXIT_USAGE;
 	default:
 		return EXIT_FAILED;

@@ -443,19 +443,27 @@ img_dev_find_mount(const struct img_dev *dev, char *where, size_t len,
 
 	if (!f)
 		return 0;
-	while (!found && fgets(line, sizeof(line), f)) {
+	*rw = 0;
+	/* Look at every mount: a disk may have one partition mounted
+	 * read-only and another read-write, and the read-write one is what
+	 * the caller must hear about. */
+	while (fgets(line, sizeof(line), f)) {
 		unsigned ma, mi;
 		char mnt[4096], opts[1024];
+		int is_rw;
 
 		if (sscanf(line, "%*u %*u %u:%u %*s %4095s %1023s", &ma, &mi,
 		    mnt, opts) != 4)
 			continue;
 		if (!mount_matches(makedev(ma, mi), dev))
 			continue;
-		found = 1;
-		snprintf(where, len, "%s", mnt);
-		*rw = strncmp(opts, "rw", 2) == 0 &&
+		is_rw = strncmp(opts, "rw", 2) == 0 &&
 		    (opts[2] == ',' || opts[2] == '\0');
+		if (!found || (is_rw && !*rw)) {
+			snprintf(where, len, "%s", mnt);
+			*rw = is_rw;
+		}
+		found = 1;
 	}
 	fclose(f);
 	return found;

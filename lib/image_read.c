@@ -114,7 +114,8 @@ check_meta(struct img_reader *r, struct img_ctx *ctx)
 			return img_error(ctx, -EBADMSG,
 			    "'%s': metadata record at %zu overruns the metadata",
 			    r->dev->path, pos);
-		if ((flags & IMG_META_CRITICAL) && type > IMG_META_REGION)
+		if ((flags & IMG_META_CRITICAL) &&
+		    (type < IMG_META_SOURCE || type > IMG_META_REGION))
 			return img_error(ctx, -ENOTSUP,
 			    "'%s' has metadata of an unknown kind (%u) that this imgtool must understand",
 			    r->dev->path, type);

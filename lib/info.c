@@ -103,7 +103,9 @@ outf(struct out *o, const char *fmt, ...)
 	}
 }
 
-/* JSON string with escapes for quotes, backslashes and control bytes. */
+/* JSON string with escapes for quotes, backslashes and control bytes.
+ * Bytes from 0x7f up are escaped as code points (read as Latin-1), so
+ * hostile labels can never make the output invalid UTF-8. */
 static void
 out_json_str(struct out *o, const char *s)
 {
@@ -113,12 +115,25 @@ out_json_str(struct out *o, const char *s)
 
 		if (ch == '"' || ch == '\\')
 			outf(o, "\\%c", ch);
-		else if (ch < 0x20)
+		else if (ch < 0x20 || ch >= 0x7f)
 			outf(o, "\\u%04x", ch);
 		else
 			outf(o, "%c", ch);
 	}
 	outf(o, "\"");
+}
+
+/* Text-safe copy of a string from the image: control bytes become '?', so
+ * a hostile label cannot drive the terminal. */
+static const char *
+printable(const char *s, char *buf, size_t len)
+{
+	size_t i;
+
+	for (i = 0; s[i] && i + 1 < len; i++)
+		buf[i] = (unsigned char)s[i] < 0x20 || s[i] == 0x7f ? '?' : s[i];
+	buf[i] = '\0';
+	return buf;
 }
 
 struct region_view {
@@ -189,23 +204,29 @@ text_region(struct out *o, const struct img_reader *r,
 
 	if (v->number)
 		snprintf(num, sizeof(num), "%u", v->number);
+	char fst[20];
+
 	outf(o, "  %-4s %-10s %14llu %14llu %-10s %14llu %14llu",
 	    num, kind_name(v->kind), (unsigned long long)v->start,
-	    (unsigned long long)v->len, v->fstype[0] ? v->fstype : "-",
+	    (unsigned long long)v->len,
+	    v->fstype[0] ? printable(v->fstype, fst, sizeof(fst)) : "-",
 	    (unsigned long long)v->used,
 	    (unsigned long long)stored_in(r, v->start, v->len));
+	char safe[80];
+
 	if (v->label[0])
-		outf(o, "  label '%s'", v->label);
+		outf(o, "  label '%s'", printable(v->label, safe, sizeof(safe)));
 	if (v->uuid[0])
-		outf(o, "  uuid %s", v->uuid);
+		outf(o, "  uuid %s", printable(v->uuid, safe, sizeof(safe)));
 	if (v->pttype[0])
-		outf(o, "  type %s", v->pttype);
+		outf(o, "  type %s", printable(v->pttype, safe, sizeof(safe)));
 	if (v->name[0])
-		outf(o, "  name '%s'", v->name);
+		outf(o, "  name '%s'", printable(v->name, safe, sizeof(safe)));
 	if (v->flags & IMG_REGION_CONTAINER)
 		outf(o, "  (extended: only its EBRs are stored)");
 	else if (v->flags & IMG_REGION_FULL)
-		outf(o, "  (copied in full: %s)", v->note);
+		outf(o, "  (copied in full: %s)",
+		    printable(v->note, safe, sizeof(safe)));
 	if (v->flags & IMG_REGION_DIRTY)
 		outf(o, "  (not cleanly unmounted)");
 	outf(o, "\n");
@@ -228,14 +249,21 @@ format_text(struct out *o, const struct img_info *info)
 	img_hex(f->identity, IMG_SHA256_LEN, id);
 	strftime(created, sizeof(created), "%Y-%m-%d %H:%M:%S UTC",
 	    gmtime_r(&t, &tm));
+	char tool[40];
+
 	outf(o, "image:          %s\n", img_reader_path(r));
 	outf(o, "format:         version %u, written by %s\n", h->version,
-	    h->tool);
+	    printable(h->tool, tool, sizeof(tool)));
 	outf(o, "created:        %s\n", created);
 	outf(o, "identity:       %s\n", id);
-	while (img_meta_next(r, &pos, &type, &p, &len))
-		if (type == IMG_META_SOURCE)
-			outf(o, "source:         %.*s\n", (int)len, (const char *)p);
+	while (img_meta_next(r, &pos, &type, &p, &len)) {
+		char src[4096], safe[4096];
+
+		if (type != IMG_META_SOURCE)
+			continue;
+		snprintf(src, sizeof(src), "%.*s", (int)len, (const char *)p);
+		outf(o, "source:         %s\n", printable(src, safe, sizeof(safe)));
+	}
 	outf(o, "source size:    %llu bytes (sector size %u)\n",
 	    (unsigned long long)h->source_size, h->sector_size);
 	outf(o, "used:           %llu bytes%s\n", (unsigned long long)f->used,
@@ -259,9 +287,11 @@ format_text(struct out *o, const struct img_info *info)
 
 			img_get_str(p + IMG_LAYOUT_SCHEME, 8, scheme);
 			img_get_str(p + IMG_LAYOUT_ID, 40, id2);
+			char s1[16], s2[48];
+
 			outf(o, "partition table: %s%s%s\n",
-			    scheme[0] ? scheme : "none",
-			    id2[0] ? ", id " : "", id2);
+			    scheme[0] ? printable(scheme, s1, sizeof(s1)) : "none",
+			    id2[0] ? ", id " : "", printable(id2, s2, sizeof(s2)));
 			outf(o, "  %-4s %-10s %14s %14s %-10s %14s %14s\n", "#",
 			    "kind", "start", "size", "fs", "used", "stored");
 		} else if (type == IMG_META_REGION && len >= IMG_REGION_SIZE) {
@@ -281,12 +311,14 @@ json_region(struct out *o, const struct img_reader *r,
 {
 	outf(o, "%s\n    {\"kind\": \"%s\", \"number\": %u, \"start\": %llu, "
 	    "\"size\": %llu, \"used\": %llu, \"stored\": %llu, "
-	    "\"full_copy\": %s, \"dirty\": %s, \"block_size\": %u, \"fs\": ",
+	    "\"full_copy\": %s, \"container\": %s, \"dirty\": %s, "
+	    "\"block_size\": %u, \"fs\": ",
 	    first ? "" : ",", kind_name(v->kind), v->number,
 	    (unsigned long long)v->start, (unsigned long long)v->len,
 	    (unsigned long long)v->used,
 	    (unsigned long long)stored_in(r, v->start, v->len),
 	    v->flags & IMG_REGION_FULL ? "true" : "false",
+	    v->flags & IMG_REGION_CONTAINER ? "true" : "false",
 	    v->flags & IMG_REGION_DIRTY ? "true" : "false", v->block_size);
 	out_json_str(o, v->fstype);
 	outf(o, ", \"type\": ");

@@ -380,6 +380,9 @@ scan_table(struct img_dev *dev, struct img_scan *s, blkid_probe pr,
 	if (rc == -EBADMSG) {
 		img_warn(ctx, "%s; copying the whole disk", ctx->msg);
 		free(pl);
+		/* forget the table region that may have been added */
+		s->nregions = 0;
+		s->used.n = 0;
 		return scan_whole_full(s, dev->size, "damaged table", ctx);
 	}
 	s->nparts = pl->nparts;
@@ -436,6 +439,28 @@ align_used(struct img_scan *s, uint64_t size)
 	return 0;
 }
 
+/* Bytes used in each region. An extended container's own bytes are its
+ * EBRs: the logical partitions inside it are counted on their own. */
+static void
+count_used(struct img_scan *s)
+{
+	for (unsigned i = 0; i < s->nregions; i++) {
+		struct img_scan_region *r = &s->regions[i];
+
+		r->used = img_extents_covered(&s->used, r->start, r->len);
+		if (!(r->flags & IMG_REGION_CONTAINER))
+			continue;
+		for (unsigned j = 0; j < s->nregions; j++) {
+			const struct img_scan_region *in = &s->regions[j];
+
+			if (j != i && in->start >= r->start &&
+			    in->start + in->len <= r->start + r->len)
+				r->used -= img_extents_covered(&s->used,
+				    in->start, in->len);
+		}
+	}
+}
+
 /* Disk order; at one offset an extended container before its first
  * logical partition, a table area before anything else. */
 static int
@@ -473,9 +498,7 @@ img_scan(struct img_dev *dev, int raw, struct img_scan **out,
 		return rc;
 	}
 	qsort(s->regions, s->nregions, sizeof(*s->regions), cmp_region);
-	for (unsigned i = 0; i < s->nregions; i++)
-		s->regions[i].used = img_extents_covered(&s->used,
-		    s->regions[i].start, s->regions[i].len);
+	count_used(s);
 	*out = s;
 	return 0;
 }

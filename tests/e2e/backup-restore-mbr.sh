@@ -86,6 +86,10 @@ done
 [ "$(json_region_used disk.img 2)" = "$(ext_used_bytes p1.raw)" ] || fail "ext3 used bytes"
 [ "$(json_region_used disk.img 5)" = "$(ext_used_bytes p3.raw)" ] || fail "ext2 used bytes"
 [ "$(json_region_used disk.img 6)" = "$(ext_used_bytes p4.raw)" ] || fail "ext4 used bytes"
+# the extended container itself holds only its two EBRs (512 bytes each)
+[ "$("$IMGTOOL" info --json disk.img | python3 -c 'import json,sys
+print([r["used"] for r in json.load(sys.stdin)["regions"] if r["container"]][0])')" = 1024 ] \
+    || fail "extended container: used bytes are not just its EBRs"
 [ "$(grep -c "$MARKER" disk.img)" = 0 ] || fail "deleted data is in the image"
 [ "$(grep -c "$MARKER" out.raw)" = 0 ] || fail "deleted data was restored"
 note "disk 200 MiB, image $(stat -c %s disk.img) bytes"
