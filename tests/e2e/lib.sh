@@ -11,10 +11,20 @@ _loops=()
 _mounts=()
 
 cleanup() {
-    local i
+    local i d
+    # mounts and loop devices are recorded in files, so that helpers called
+    # in a $(...) subshell are undone too
+    if [ -n "${T:-}" ] && [ -f "$T/.mounts" ]; then
+        tac "$T/.mounts" | while read -r d; do
+            umount "$d" 2>/dev/null || umount -l "$d" 2>/dev/null
+        done
+    fi
     for ((i = ${#_mounts[@]} - 1; i >= 0; i--)); do
         umount "${_mounts[i]}" 2>/dev/null || umount -l "${_mounts[i]}" 2>/dev/null
     done
+    if [ -n "${T:-}" ] && [ -f "$T/.loops" ]; then
+        tac "$T/.loops" | while read -r d; do losetup -d "$d" 2>/dev/null; done
+    fi
     for ((i = ${#_loops[@]} - 1; i >= 0; i--)); do
         losetup -d "${_loops[i]}" 2>/dev/null
     done
@@ -74,15 +84,15 @@ loop_attach() {
     local f=$1 dev
     shift
     dev=$(losetup -f --show "$@" "$f") || fail "losetup failed for $f"
-    _loops+=("$dev")
+    echo "$dev" >> "$T/.loops"
     echo "$dev"
 }
 
 # loop_track DEV : have cleanup detach a device attached in a subshell
-loop_track() { _loops+=("$1"); }
+loop_track() { echo "$1" >> "$T/.loops"; }
 
 # mount_track DIR : have cleanup unmount it
-mount_track() { _mounts+=("$1"); }
+mount_track() { echo "$1" >> "$T/.mounts"; }
 
 # run_imgtool args... : runs imgtool, failing the test with its stderr on error
 run_imgtool() {
