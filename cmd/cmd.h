@@ -40,6 +40,8 @@ void print_usage(FILE *f, const char *const *usage);
 /* Prints "imgtool CMD: message" and the synopsis to stderr; returns 2. */
 int usage_error(const char *cmd, const char *const *usage, const char *fmt,
     ...) __attribute__((format(printf, 3, 4)));
+/* A decimal number that fits an unsigned: returns 0 or -1. */
+int parse_number(const char *s, unsigned *out);
 /* "4096", "64K", "1M", "2G": returns 0 or -1. */
 int parse_size(const char *s, uint64_t *out);
 /* Human size: "1.5 GiB". buf of 32 bytes. */

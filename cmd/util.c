@@ -29,6 +29,7 @@ exit_code_for(int rc)
 	case -EBUSY:
 	case -EXDEV:
 	case -EEXIST:
+	case -EMEDIUMTYPE:
 		return EXIT_REFUSED;
 	case -EINVAL:
 	case -EISDIR:	/* a directory where a device or file belongs */
@@ -69,6 +70,20 @@ usage_error(const char *cmd, const char *const *usage, const char *fmt, ...)
 	fprintf(stderr, "\n");
 	print_usage(stderr, usage);
 	return EXIT_USAGE;
+}
+
+int
+parse_number(const char *s, unsigned *out)
+{
+	char *end;
+	unsigned long v;
+
+	errno = 0;
+	v = strtoul(s, &end, 10);
+	if (errno || end == s || *end || *s == '-' || v > UINT32_MAX)
+		return -1;
+	*out = (unsigned)v;
+	return 0;
 }
 
 int

@@ -96,6 +96,14 @@ struct pt_ops {
 	/* Adds the table's own areas to *meta. <0 on a damaged table. */
 	int (*table_extents)(struct img_dev *dev, const struct pt_layout *pl,
 	    struct img_extents *meta, struct img_ctx *ctx);
+	/* After a whole-disk restore onto a target of another size: rewrites
+	 * the table for the target's size (GPT: backup copy at the new end,
+	 * last usable LBA, protective MBR, checksums). grow_part, if not 0,
+	 * is a partition to extend to the end of the usable space; on return
+	 * *grown holds its new size in bytes (0 if not grown). May be NULL
+	 * when the table does not depend on the disk size. Writes to dev. */
+	int (*relocate)(struct img_dev *dev, uint64_t new_size,
+	    unsigned grow_part, uint64_t *grown, struct img_ctx *ctx);
 };
 
 extern const struct fs_ops fs_ext_ops;

@@ -4,13 +4,15 @@
  * libblkid lists the partitions; this module reads the primary header (or,
  * if it is damaged, the backup header in the last LBA) for the positions of
  * the protective MBR, both headers and both entry arrays, and everything
- * after the last usable LBA. Rewriting the backup copy for a bigger target
- * belongs to restore.
+ * after the last usable LBA. After a restore onto a disk of another size,
+ * relocate moves the backup copy to the new end (and can grow the last
+ * partition), with the CRCs recomputed.
  */
 #include "config.h"
 
 #include <errno.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "ctx.h"
@@ -28,6 +30,10 @@
 #define GPT_ENTRIES_LBA		72	/* u64 */
 #define GPT_NUM_ENTRIES		80	/* u32 */
 #define GPT_ENTRY_SIZE		84	/* u32 */
+#define GPT_HDR_CRC		16	/* u32, over header_size bytes */
+#define GPT_ENTRIES_CRC		88	/* u32, over the entry array */
+#define GPTE_FIRST_LBA		32	/* entry: u64 */
+#define GPTE_LAST_LBA		40	/* entry: u64 */
 #define GPT_MAX_ENTRY_BYTES	(4u << 20)
 
 struct gpt_hdr {
@@ -84,6 +90,34 @@ read_header(struct img_dev *dev, unsigned ss, uint64_t lba, uint64_t nlba,
 	return 0;
 }
 
+static void
+put64(uint8_t *p, uint64_t v)
+{
+	for (int i = 0; i < 8; i++)
+		p[i] = (uint8_t)(v >> (8 * i));
+}
+
+static void
+put32(uint8_t *p, uint32_t v)
+{
+	for (int i = 0; i < 4; i++)
+		p[i] = (uint8_t)(v >> (8 * i));
+}
+
+/* CRC-32 as GPT uses it (IEEE 802.3, reflected, as in zlib). */
+static uint32_t
+crc32(const uint8_t *p, size_t len)
+{
+	uint32_t c = 0xffffffffu;
+
+	while (len--) {
+		c ^= *p++;
+		for (int k = 0; k < 8; k++)
+			c = c & 1 ? (c >> 1) ^ 0xedb88320u : c >> 1;
+	}
+	return ~c;
+}
+
 static int
 add_lbas(struct img_extents *meta, unsigned ss, uint64_t lba, uint64_t n)
 {
@@ -129,7 +163,157 @@ gpt_table_extents(struct img_dev *dev, const struct pt_layout *pl,
 	return 0;
 }
 
+/* The header and entry array as read from (and written back to) disk. */
+struct gpt_copy {
+	uint8_t hdr[4096];
+	uint8_t *entries;
+	size_t entries_len;
+	uint32_t hdr_size;
+};
+
+static int
+read_primary(struct img_dev *dev, unsigned ss, uint64_t nlba,
+    struct gpt_hdr *h, struct gpt_copy *g, struct img_ctx *ctx)
+{
+	uint8_t check[4096];
+	/* the header still describes the old disk size: no size bound */
+	int rc = read_header(dev, ss, 1, UINT64_MAX, h, ctx);
+
+	(void)nlba;
+	if (rc == -EBADMSG)
+		return img_error(ctx, -EBADMSG, "'%s': no valid primary GPT header",
+		    dev->path);
+	if (rc == 0)
+		rc = img_dev_pread(dev, g->hdr, ss, ss, ctx);
+	if (rc < 0)
+		return rc;
+	g->hdr_size = le32(g->hdr + GPT_HDR_SIZE_OFF);
+	memcpy(check, g->hdr, g->hdr_size);
+	put32(check + GPT_HDR_CRC, 0);
+	if (crc32(check, g->hdr_size) != le32(g->hdr + GPT_HDR_CRC))
+		return img_error(ctx, -EBADMSG, "'%s': primary GPT header CRC mismatch",
+		    dev->path);
+	g->entries_len = (size_t)h->num_entries * h->entry_size;
+	g->entries = malloc(g->entries_len);
+	if (!g->entries)
+		return img_error(ctx, -ENOMEM, "out of memory");
+	rc = img_dev_pread(dev, g->entries, g->entries_len,
+	    h->entries_lba * ss, ctx);
+	if (rc == 0 && crc32(g->entries, g->entries_len) !=
+	    le32(g->hdr + GPT_ENTRIES_CRC))
+		rc = img_error(ctx, -EBADMSG, "'%s': GPT entry array CRC mismatch",
+		    dev->path);
+	return rc;
+}
+
+/* Checks every partition fits below last_usable; grows grow_part to it. */
+static int
+fit_entries(struct img_dev *dev, const struct gpt_hdr *h, struct gpt_copy *g,
+    uint64_t last_usable, unsigned grow_part, uint64_t *grown, unsigned ss,
+    struct img_ctx *ctx)
+{
+	static const uint8_t unused[16];
+
+	for (uint32_t i = 0; i < h->num_entries; i++) {
+		uint8_t *e = g->entries + (size_t)i * h->entry_size;
+		uint64_t first = le64(e + GPTE_FIRST_LBA);
+
+		if (memcmp(e, unused, 16) == 0)
+			continue;
+		if (i + 1 == grow_part && first <= last_usable) {
+			put64(e + GPTE_LAST_LBA, last_usable);
+			*grown = (last_usable - first + 1) * ss;
+		}
+		if (le64(e + GPTE_LAST_LBA) > last_usable)
+			return img_error(ctx, -ENOSPC,
+			    "'%s': partition %u ends at sector %llu, beyond the last usable sector %llu of this disk",
+			    dev->path, i + 1,
+			    (unsigned long long)le64(e + GPTE_LAST_LBA),
+			    (unsigned long long)last_usable);
+	}
+	return 0;
+}
+
+static void
+seal_header(struct gpt_copy *g, uint64_t my, uint64_t alt,
+    uint64_t entries_lba)
+{
+	put64(g->hdr + GPT_MY_LBA, my);
+	put64(g->hdr + GPT_ALT_LBA, alt);
+	put64(g->hdr + GPT_ENTRIES_LBA, entries_lba);
+	put32(g->hdr + GPT_ENTRIES_CRC, crc32(g->entries, g->entries_len));
+	put32(g->hdr + GPT_HDR_CRC, 0);
+	put32(g->hdr + GPT_HDR_CRC, crc32(g->hdr, g->hdr_size));
+}
+
+/* The protective MBR's 0xEE entry covers the disk (or 2^32-1 sectors). */
+static int
+fix_protective_mbr(struct img_dev *dev, uint64_t nlba, struct img_ctx *ctx)
+{
+	uint8_t mbr[512];
+	int rc = img_dev_pread(dev, mbr, sizeof(mbr), 0, ctx);
+
+	if (rc < 0 || mbr[510] != 0x55 || mbr[511] != 0xAA)
+		return rc;
+	for (int i = 0; i < 4; i++) {
+		uint8_t *e = mbr + 446 + 16 * i;
+
+		if (e[4] != 0xEE || le32(e + 8) != 1)
+			continue;	/* a hybrid MBR's other entries stay */
+		put32(e + 12, nlba - 1 > 0xffffffffu ? 0xffffffffu :
+		    (uint32_t)(nlba - 1));
+		return img_dev_pwrite(dev, mbr, sizeof(mbr), 0, ctx);
+	}
+	return 0;
+}
+
+static int
+gpt_relocate(struct img_dev *dev, uint64_t new_size, unsigned grow_part,
+    uint64_t *grown, struct img_ctx *ctx)
+{
+	unsigned ss = dev->sector_size;
+	uint64_t nlba = new_size / ss, alt, bentries, last_usable, old_alt;
+	struct gpt_copy g = { .entries = NULL };
+	uint8_t zero[4096] = { 0 };
+	struct gpt_hdr h;
+	int rc;
+
+	*grown = 0;
+	rc = read_primary(dev, ss, nlba, &h, &g, ctx);
+	if (rc < 0)
+		goto out;
+	old_alt = le64(g.hdr + GPT_ALT_LBA);
+	alt = nlba - 1;
+	bentries = alt - (g.entries_len + ss - 1) / ss;
+	last_usable = bentries - 1;
+	rc = fit_entries(dev, &h, &g, last_usable, grow_part, grown, ss, ctx);
+	if (rc < 0)
+		goto out;
+	put64(g.hdr + GPT_LAST_USABLE, last_usable);
+	/* backup copy first, then the primary: a crash in between leaves a
+	 * valid primary describing the old layout */
+	seal_header(&g, alt, 1, bentries);
+	rc = img_dev_pwrite(dev, g.entries, g.entries_len, bentries * ss, ctx);
+	if (rc == 0)
+		rc = img_dev_pwrite(dev, g.hdr, ss, alt * ss, ctx);
+	seal_header(&g, 1, alt, h.entries_lba);
+	if (rc == 0)
+		rc = img_dev_pwrite(dev, g.entries, g.entries_len,
+		    h.entries_lba * ss, ctx);
+	if (rc == 0)
+		rc = img_dev_pwrite(dev, g.hdr, ss, ss, ctx);
+	if (rc == 0)
+		rc = fix_protective_mbr(dev, nlba, ctx);
+	/* a stale backup header inside the disk would confuse tools */
+	if (rc == 0 && old_alt != alt && old_alt < nlba && old_alt > 1)
+		rc = img_dev_pwrite(dev, zero, ss, old_alt * ss, ctx);
+out:
+	free(g.entries);
+	return rc;
+}
+
 const struct pt_ops pt_gpt_ops = {
 	.name = "gpt",
 	.table_extents = gpt_table_extents,
+	.relocate = gpt_relocate,
 };

@@ -358,6 +358,33 @@ img_dev_zero(struct img_dev *dev, uint64_t off, uint64_t len,
 }
 
 int
+img_dev_discard(struct img_dev *dev, uint64_t off, uint64_t len,
+    struct img_ctx *ctx)
+{
+	(void)ctx;
+	if (len == 0 || dev->is_stream)
+		return 0;
+	if (dev->is_blockdev) {
+		uint64_t range[2] = { off, len };
+
+		if ((off | len) % dev->sector_size == 0)
+			ioctl(dev->fd, BLKDISCARD, range);
+		return 0;
+	}
+	fallocate(dev->fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE,
+	    (off_t)off, (off_t)len);
+	return 0;
+}
+
+int
+img_dev_reread_partitions(struct img_dev *dev)
+{
+	if (!dev->is_blockdev)
+		return 0;
+	return ioctl(dev->fd, BLKRRPART) == 0 ? 0 : -errno;
+}
+
+int
 img_dev_same(const struct img_dev *a, const struct img_dev *b)
 {
 	if (a->is_blockdev && b->is_blockdev)

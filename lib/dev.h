@@ -67,6 +67,14 @@ int img_dev_sync(struct img_dev *dev, struct img_ctx *ctx);
 int img_dev_zero(struct img_dev *dev, uint64_t off, uint64_t len,
     struct img_ctx *ctx);
 
+/* Discards [off, off+len): BLKDISCARD on block devices, a punched hole in
+ * files; 0 also when the device cannot discard (it is only a hint). */
+int img_dev_discard(struct img_dev *dev, uint64_t off, uint64_t len,
+    struct img_ctx *ctx);
+/* Asks the kernel to re-read a block device's partition table; -errno
+ * (no message) when it refuses, e.g. -EBUSY. */
+int img_dev_reread_partitions(struct img_dev *dev);
+
 /* 1 if both name the same file or device. */
 int img_dev_same(const struct img_dev *a, const struct img_dev *b);
 

@@ -92,6 +92,7 @@ struct img_restore_plan {
 	int target_is_blockdev;
 	int target_is_new;	/* the file does not exist yet */
 	const char *model;	/* sysfs model/serial, or NULL */
+	const char *text;	/* what will be done, several lines */
 };
 
 /* Called once after every check passed and before the first write.
@@ -101,8 +102,12 @@ typedef int (*img_confirm_fn)(const struct img_restore_plan *plan, void *arg);
 struct img_restore_opts {
 	const char *image;	/* path, or "-" for standard input */
 	const char *target;	/* block device or regular file */
+	unsigned partition;	/* restore only this partition (0 = all) */
 	int zero_unused;	/* write zeros where the image stores nothing */
+	int discard_unused;	/* discard (punch holes) there instead */
 	int no_preverify;	/* skip the full check before writing (files) */
+	int dry_run;		/* check everything, describe, write nothing */
+	int grow;		/* extend the last partition (and its fs) */
 	img_confirm_fn confirm;	/* NULL = no confirmation */
 	void *confirm_arg;
 	unsigned threads;
@@ -114,6 +119,9 @@ struct img_restore_result {
 	/* On a damaged stream: the target holds image data below this logical
 	 * offset and nothing was written at or above it. */
 	uint64_t written_below;
+	/* What was (or, with dry_run, would be) done; several lines. Free
+	 * with free(). */
+	char *plan;
 };
 
 int img_restore(const struct img_restore_opts *opts,

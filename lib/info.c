@@ -13,9 +13,11 @@
 
 #include "ctx.h"
 #include "image_read.h"
+#include "layout.h"
 
 struct img_info {
 	struct img_reader *rd;
+	struct img_layout layout;
 	uint64_t zero_chunks;
 	uint64_t lz4_chunks;
 	uint64_t raw_chunks;
@@ -36,6 +38,8 @@ img_info_open(const char *image, struct img_info **out, struct img_ctx *ctx)
 	if (rc == 0 && img_reader_is_stream(info->rd))
 		rc = img_error(ctx, -EINVAL,
 		    "info needs an image file, not a stream (use verify for a stream)");
+	if (rc == 0)
+		rc = img_layout_read(info->rd, &info->layout, ctx);
 	if (rc < 0) {
 		img_info_free(info);
 		return rc;
@@ -60,6 +64,7 @@ img_info_free(struct img_info *info)
 {
 	if (!info)
 		return;
+	img_layout_free(&info->layout);
 	img_reader_close(info->rd);
 	free(info);
 }
@@ -136,44 +141,6 @@ printable(const char *s, char *buf, size_t len)
 	return buf;
 }
 
-struct region_view {
-	uint64_t start, len, used;
-	uint32_t kind, number, flags, block_size;
-	char fstype[17], pttype[41], label[65], uuid[41], partuuid[41];
-	char name[73], note[41];
-};
-
-static void
-decode_region(const uint8_t *b, struct region_view *v)
-{
-	v->start = img_get64(b + IMG_REG_START);
-	v->len = img_get64(b + IMG_REG_LEN);
-	v->used = img_get64(b + IMG_REG_USED);
-	v->kind = img_get32(b + IMG_REG_KIND);
-	v->number = img_get32(b + IMG_REG_NUMBER);
-	v->flags = img_get32(b + IMG_REG_FLAGS);
-	v->block_size = img_get32(b + IMG_REG_BLOCK_SIZE);
-	img_get_str(b + IMG_REG_FSTYPE, 16, v->fstype);
-	img_get_str(b + IMG_REG_PTTYPE, 40, v->pttype);
-	img_get_str(b + IMG_REG_LABEL, 64, v->label);
-	img_get_str(b + IMG_REG_UUID, 40, v->uuid);
-	img_get_str(b + IMG_REG_PARTUUID, 40, v->partuuid);
-	img_get_str(b + IMG_REG_NAME, 72, v->name);
-	img_get_str(b + IMG_REG_NOTE, 40, v->note);
-}
-
-static const char *
-kind_name(uint32_t kind)
-{
-	switch (kind) {
-	case IMG_REGION_TABLE:	return "table";
-	case IMG_REGION_PART:	return "partition";
-	case IMG_REGION_FS:	return "filesystem";
-	case IMG_REGION_WHOLE:	return "whole";
-	default:		return "unknown";
-	}
-}
-
 /* Stored payload bytes of the chunks inside [start, start+len). */
 static uint64_t
 stored_in(const struct img_reader *r, uint64_t start, uint64_t len)
@@ -198,7 +165,7 @@ stored_in(const struct img_reader *r, uint64_t start, uint64_t len)
 
 static void
 text_region(struct out *o, const struct img_reader *r,
-    const struct region_view *v)
+    const struct img_region *v)
 {
 	char num[16] = "-";
 
@@ -207,7 +174,7 @@ text_region(struct out *o, const struct img_reader *r,
 	char fst[20];
 
 	outf(o, "  %-4s %-10s %14llu %14llu %-10s %14llu %14llu",
-	    num, kind_name(v->kind), (unsigned long long)v->start,
+	    num, img_region_kind_name(v->kind), (unsigned long long)v->start,
 	    (unsigned long long)v->len,
 	    v->fstype[0] ? printable(v->fstype, fst, sizeof(fst)) : "-",
 	    (unsigned long long)v->used,
@@ -238,7 +205,7 @@ format_text(struct out *o, const struct img_info *info)
 	const struct img_reader *r = info->rd;
 	const struct img_header *h = img_reader_header(r);
 	const struct img_footer *f = img_reader_footer(r);
-	char id[65], created[64];
+	char id[65], created[64], s1[16], s2[48];
 	time_t t = (time_t)h->created;
 	struct tm tm;
 	size_t pos = 0;
@@ -280,40 +247,27 @@ format_text(struct out *o, const struct img_info *info)
 	    (unsigned long long)f->chunks, (unsigned long long)info->lz4_chunks,
 	    (unsigned long long)info->raw_chunks,
 	    (unsigned long long)info->zero_chunks);
-	pos = 0;
-	while (img_meta_next(r, &pos, &type, &p, &len)) {
-		if (type == IMG_META_LAYOUT && len >= IMG_LAYOUT_SIZE) {
-			char scheme[9], id2[41];
-
-			img_get_str(p + IMG_LAYOUT_SCHEME, 8, scheme);
-			img_get_str(p + IMG_LAYOUT_ID, 40, id2);
-			char s1[16], s2[48];
-
-			outf(o, "partition table: %s%s%s\n",
-			    scheme[0] ? printable(scheme, s1, sizeof(s1)) : "none",
-			    id2[0] ? ", id " : "", printable(id2, s2, sizeof(s2)));
-			outf(o, "  %-4s %-10s %14s %14s %-10s %14s %14s\n", "#",
-			    "kind", "start", "size", "fs", "used", "stored");
-		} else if (type == IMG_META_REGION && len >= IMG_REGION_SIZE) {
-			struct region_view v;
-
-			decode_region(p, &v);
-			text_region(o, r, &v);
-		}
-	}
+	outf(o, "partition table: %s%s%s\n", info->layout.scheme[0] ?
+	    printable(info->layout.scheme, s1, sizeof(s1)) : "none",
+	    info->layout.disk_id[0] ? ", id " : "",
+	    printable(info->layout.disk_id, s2, sizeof(s2)));
+	outf(o, "  %-4s %-10s %14s %14s %-10s %14s %14s\n", "#", "kind",
+	    "start", "size", "fs", "used", "stored");
+	for (unsigned i = 0; i < info->layout.nregions; i++)
+		text_region(o, r, &info->layout.regions[i]);
 	if (!(h->flags & IMG_IMAGE_RAW))
 		outf(o, "not stored:     unpartitioned space and free blocks (restore leaves them untouched)\n");
 }
 
 static void
 json_region(struct out *o, const struct img_reader *r,
-    const struct region_view *v, int first)
+    const struct img_region *v, int first)
 {
 	outf(o, "%s\n    {\"kind\": \"%s\", \"number\": %u, \"start\": %llu, "
 	    "\"size\": %llu, \"used\": %llu, \"stored\": %llu, "
 	    "\"full_copy\": %s, \"container\": %s, \"dirty\": %s, "
 	    "\"block_size\": %u, \"fs\": ",
-	    first ? "" : ",", kind_name(v->kind), v->number,
+	    first ? "" : ",", img_region_kind_name(v->kind), v->number,
 	    (unsigned long long)v->start, (unsigned long long)v->len,
 	    (unsigned long long)v->used,
 	    (unsigned long long)stored_in(r, v->start, v->len),
@@ -342,12 +296,11 @@ format_json(struct out *o, const struct img_info *info)
 	const struct img_reader *r = info->rd;
 	const struct img_header *h = img_reader_header(r);
 	const struct img_footer *f = img_reader_footer(r);
-	char id[65], scheme[9] = "", disk_id[41] = "";
+	char id[65];
 	size_t pos = 0;
 	const uint8_t *p;
 	uint16_t type;
 	uint32_t len;
-	int first = 1;
 
 	img_hex(f->identity, IMG_SHA256_LEN, id);
 	outf(o, "{\n  \"image\": ");
@@ -376,26 +329,15 @@ format_json(struct out *o, const struct img_info *info)
 			snprintf(src, sizeof(src), "%.*s", (int)len, (const char *)p);
 			outf(o, ",\n  \"source\": ");
 			out_json_str(o, src);
-		} else if (type == IMG_META_LAYOUT && len >= IMG_LAYOUT_SIZE) {
-			img_get_str(p + IMG_LAYOUT_SCHEME, 8, scheme);
-			img_get_str(p + IMG_LAYOUT_ID, 40, disk_id);
 		}
 	}
 	outf(o, ",\n  \"partition_table\": ");
-	out_json_str(o, scheme);
+	out_json_str(o, info->layout.scheme);
 	outf(o, ",\n  \"disk_id\": ");
-	out_json_str(o, disk_id);
+	out_json_str(o, info->layout.disk_id);
 	outf(o, ",\n  \"regions\": [");
-	pos = 0;
-	while (img_meta_next(r, &pos, &type, &p, &len)) {
-		struct region_view v;
-
-		if (type != IMG_META_REGION || len < IMG_REGION_SIZE)
-			continue;
-		decode_region(p, &v);
-		json_region(o, r, &v, first);
-		first = 0;
-	}
+	for (unsigned i = 0; i < info->layout.nregions; i++)
+		json_region(o, r, &info->layout.regions[i], i == 0);
 	outf(o, "\n  ]\n}\n");
 }
 

@@ -1,12 +1,12 @@
 /*
  * restore.c - img_restore(): write an image back to a device or file.
  *
- * Everything that can be checked is checked before the first write: the
- * image header and index (and, for a seekable image, every chunk), the
- * target's size, that it is not mounted and not the image itself, and the
- * user's confirmation. A stream cannot be checked ahead; if it turns out to
- * be damaged, restore stops at the first bad chunk and reports which part
- * of the target was written.
+ * Everything that can be checked is checked before the first write (see
+ * restore_plan.c): the image header and index (and, for a seekable image,
+ * every chunk), the target's size, that it is not mounted and not the
+ * image, and the user's confirmation. A stream cannot be checked ahead; if
+ * it turns out to be damaged, restore stops at the first bad chunk and
+ * reports which part of the target was written.
  */
 #include "config.h"
 
@@ -18,90 +18,11 @@
 #include <unistd.h>
 
 #include "ctx.h"
-#include "dev.h"
 #include "decode_pipe.h"
+#include "dev.h"
+#include "formats.h"
 #include "image_read.h"
-
-struct restore {
-	const struct img_restore_opts *opts;
-	struct img_restore_result *res;
-	struct img_reader *rd;
-	const struct img_header *hdr;
-	struct img_dev *tgt;
-	int target_exists;
-	uint64_t zero_cursor;	/* --zero: unused space below is done */
-};
-
-static int
-open_target(struct restore *s, struct img_ctx *ctx)
-{
-	const char *path = s->opts->target;
-	struct stat st;
-
-	s->target_exists = stat(path, &st) == 0;
-	if (!s->target_exists)
-		return 0;	/* created after the checks and confirmation */
-	if (S_ISDIR(st.st_mode))
-		return img_error(ctx, -EINVAL, "'%s' is a directory", path);
-	return img_dev_open(path, IMG_DEV_WRITE | IMG_DEV_EXCL, &s->tgt, ctx);
-}
-
-static int
-check_target(struct restore *s, struct img_ctx *ctx)
-{
-	uint64_t need = s->hdr->source_size;
-	char where[4096];
-	struct stat st;
-	int rw;
-
-	if (!s->tgt)
-		return 0;
-	if (strcmp(s->opts->image, "-") != 0 &&
-	    stat(s->opts->image, &st) == 0 && !s->tgt->is_blockdev &&
-	    st.st_dev == s->tgt->st_dev && st.st_ino == s->tgt->st_ino)
-		return img_error(ctx, -EXDEV, "'%s' is the image itself",
-		    s->tgt->path);
-	if (s->tgt->is_stream)
-		return img_error(ctx, -EINVAL,
-		    "'%s' is not a block device or regular file", s->tgt->path);
-	if (img_dev_find_mount(s->tgt, where, sizeof(where), &rw))
-		return img_error(ctx, -EBUSY, "'%s' is mounted on %s",
-		    s->tgt->path, where);
-	if (s->tgt->size < need)
-		return img_error(ctx, -ENOSPC,
-		    "'%s' is too small: the image needs %llu bytes, the target has %llu (%llu bytes short)",
-		    s->tgt->path, (unsigned long long)need,
-		    (unsigned long long)s->tgt->size,
-		    (unsigned long long)(need - s->tgt->size));
-	return 0;
-}
-
-static int
-confirm(struct restore *s, struct img_ctx *ctx)
-{
-	char model[256];
-	struct img_restore_plan plan = {
-		.target = s->opts->target,
-		.target_size = s->tgt ? s->tgt->size : 0,
-		.source_size = s->hdr->source_size,
-		.used_bytes = img_reader_is_stream(s->rd) ? 0 :
-		    img_reader_footer(s->rd)->used,
-		.target_is_blockdev = s->tgt && s->tgt->is_blockdev,
-		.target_is_new = !s->tgt,
-	};
-
-	if (!s->opts->confirm)
-		return 0;
-	if (s->tgt) {
-		img_dev_describe(s->tgt, model, sizeof(model));
-		plan.model = model[0] ? model : NULL;
-	}
-	if (s->opts->confirm(&plan, s->opts->confirm_arg) != 0)
-		return img_error(ctx, -ECANCELED,
-		    "not confirmed; nothing was written to '%s'",
-		    s->opts->target);
-	return 0;
-}
+#include "restore_priv.h"
 
 /* Reads every chunk of a seekable image before anything is written. */
 static int
@@ -144,44 +65,69 @@ create_target(struct restore *s, struct img_ctx *ctx)
 	    &s->tgt, ctx);
 	if (rc < 0)
 		return rc;
-	if (ftruncate(s->tgt->fd, (off_t)s->hdr->source_size) < 0)
+	if (ftruncate(s->tgt->fd, (off_t)s->target_size) < 0)
 		return img_error_errno(ctx, -errno, "cannot size '%s'",
 		    s->tgt->path);
-	s->tgt->size = s->hdr->source_size;
+	s->tgt->size = s->target_size;
 	return 0;
 }
 
-/* --zero: clears the unused space between the last write and off. */
+/* --zero / --discard: handles the unused space between the last write and
+ * logical offset off. */
 static int
-zero_gap(struct restore *s, uint64_t off, struct img_ctx *ctx)
+unused_upto(struct restore *s, uint64_t off, struct img_ctx *ctx)
 {
+	uint64_t from = s->cursor;
 	int rc = 0;
 
-	if (s->opts->zero_unused && s->tgt->created == 0 &&
-	    off > s->zero_cursor)
-		rc = img_dev_zero(s->tgt, s->zero_cursor,
-		    off - s->zero_cursor, ctx);
-	if (off > s->zero_cursor)
-		s->zero_cursor = off;
+	if (off > s->src_end)
+		off = s->src_end;
+	if (off <= from)
+		return 0;
+	s->cursor = off;
+	if (s->tgt->created)
+		return 0;	/* a new file is all holes already */
+	if (s->opts->zero_unused)
+		rc = img_dev_zero(s->tgt, from - s->src_start, off - from, ctx);
+	else if (s->opts->discard_unused)
+		rc = img_dev_discard(s->tgt, from - s->src_start, off - from,
+		    ctx);
 	return rc;
 }
 
-/* Writes one extent of a chunk (or zeros, for a zero chunk). */
+/* Writes [pos, pos+len) of the logical disk (content at data), mapped to
+ * the target and clipped to the range being restored. */
 static int
-write_extent(struct restore *s, const struct img_raw_chunk *raw,
-    uint32_t off, uint32_t len, struct img_ctx *ctx)
+write_range(struct restore *s, const struct img_raw_chunk *raw, uint64_t pos,
+    uint64_t len, struct img_ctx *ctx)
 {
-	const struct img_chunk *c = &raw->c;
-	uint64_t pos = c->offset + off;
-	int rc = zero_gap(s, pos, ctx);
+	const uint8_t *data = raw->data + (pos - raw->c.offset);
+	int rc;
 
+	if (pos < s->src_start) {
+		if (pos + len <= s->src_start)
+			return 0;
+		data += s->src_start - pos;
+		len -= s->src_start - pos;
+		pos = s->src_start;
+	}
+	if (pos >= s->src_end)
+		return 0;
+	if (pos + len > s->src_end)
+		len = s->src_end - pos;
+	/* the old backup table is rebuilt at the new end, not copied */
+	if (s->relocate && img_layout_in_tail_table(&s->layout, pos))
+		return 0;
+	rc = unused_upto(s, pos, ctx);
 	if (rc < 0)
 		return rc;
-	s->zero_cursor = pos + len;
-	if (!(c->flags & IMG_CHUNK_ZERO))
-		return img_dev_pwrite(s->tgt, raw->data + off, len, pos, ctx);
+	s->cursor = pos + len;
+	if (!(raw->c.flags & IMG_CHUNK_ZERO))
+		return img_dev_pwrite(s->tgt, data, len, pos - s->src_start,
+		    ctx);
 	/* A new file already reads as zeros; anywhere else, zeros are data. */
-	return s->tgt->created ? 0 : img_dev_zero(s->tgt, pos, len, ctx);
+	return s->tgt->created ? 0 :
+	    img_dev_zero(s->tgt, pos - s->src_start, len, ctx);
 }
 
 static int
@@ -189,17 +135,14 @@ write_chunk(struct restore *s, const struct img_raw_chunk *raw,
     struct img_ctx *ctx)
 {
 	const struct img_chunk *c = &raw->c;
-	int rc;
+	int rc = 0;
 
 	if (c->nextents == 0)
-		return write_extent(s, raw, 0, c->length, ctx);
-	for (uint32_t i = 0; i < c->nextents; i++) {
-		rc = write_extent(s, raw, c->extents[2 * i],
+		return write_range(s, raw, c->offset, c->length, ctx);
+	for (uint32_t i = 0; rc == 0 && i < c->nextents; i++)
+		rc = write_range(s, raw, c->offset + c->extents[2 * i],
 		    c->extents[2 * i + 1], ctx);
-		if (rc < 0)
-			return rc;
-	}
-	return 0;
+	return rc;
 }
 
 static int
@@ -220,6 +163,7 @@ write_all(struct restore *s, struct img_ctx *ctx)
 	struct img_raw_chunk *c;
 	int rc;
 
+	s->cursor = s->src_start;
 	rc = img_decode_pipe_open(s->rd, s->opts->threads, &dp, ctx);
 	while (rc == 0 && (rc = img_check_cancel(ctx)) == 0 &&
 	    (rc = img_decode_pipe_next(dp, &c, ctx)) == 1) {
@@ -234,9 +178,57 @@ write_all(struct restore *s, struct img_ctx *ctx)
 	if (rc == -EBADMSG)
 		return stream_damaged(s, next_off, ctx);
 	if (rc == 0)
-		rc = zero_gap(s, s->hdr->source_size, ctx);
+		rc = unused_upto(s, s->src_end, ctx);
 	if (rc == 0)
 		img_progress_report(ctx, "restore", done, total, 1);
+	return rc;
+}
+
+/* --grow: the filesystem into its extended partition. resize2fs sets a
+ * regular file's size to the filesystem's end, cutting off the backup
+ * GPT: put the size back and write the table again. */
+static int
+grow(struct restore *s, uint64_t grown, struct img_ctx *ctx)
+{
+	uint64_t again;
+	struct stat st;
+	int rc = img_grow_fs(s->tgt, s->grow, grown, ctx);
+
+	if (rc < 0 || s->tgt->is_blockdev)
+		return rc;
+	if (fstat(s->tgt->fd, &st) == 0 && (uint64_t)st.st_size == s->target_size)
+		return img_dev_sync(s->tgt, ctx);
+	if (ftruncate(s->tgt->fd, (off_t)s->target_size) < 0)
+		return img_error_errno(ctx, -errno, "cannot size '%s'",
+		    s->tgt->path);
+	rc = s->pt->relocate(s->tgt, s->target_size, s->grow->number, &again,
+	    ctx);
+	return rc < 0 ? rc : img_dev_sync(s->tgt, ctx);
+}
+
+/* After the data: the table for the target's size, the grown filesystem,
+ * and the kernel's view of the new partitions. */
+static int
+finish(struct restore *s, struct img_ctx *ctx)
+{
+	uint64_t grown = 0;
+	int rc = img_dev_sync(s->tgt, ctx);
+
+	if (rc == 0 && s->relocate) {
+		rc = s->pt->relocate(s->tgt, s->target_size,
+		    s->grow ? s->grow->number : 0, &grown, ctx);
+		if (rc == 0)
+			rc = img_dev_sync(s->tgt, ctx);
+		if (rc < 0)
+			return img_error_prefix(ctx,
+			    "the data was restored but the partition table could not be rewritten");
+	}
+	if (rc == 0 && s->grow && grown)
+		rc = grow(s, grown, ctx);
+	if (rc == 0 && !s->opts->partition && s->tgt->is_blockdev &&
+	    img_dev_reread_partitions(s->tgt) < 0)
+		img_warn(ctx, "the kernel could not re-read the partition table of '%s' (in use?); run partprobe or reboot before using its partitions",
+		    s->tgt->path);
 	return rc;
 }
 
@@ -250,24 +242,33 @@ img_restore(const struct img_restore_opts *opts,
 	memset(res, 0, sizeof(*res));
 	if (!opts->image || !opts->target)
 		return img_error(ctx, -EINVAL, "image and target are required");
+	if (opts->zero_unused && opts->discard_unused)
+		return img_error(ctx, -EINVAL, "--zero and --discard exclude each other");
 	rc = img_reader_open(opts->image, &s.rd, ctx);
 	if (rc < 0)
 		return rc;
 	s.hdr = img_reader_header(s.rd);
-	rc = open_target(&s, ctx);
+	rc = img_layout_read(s.rd, &s.layout, ctx);
 	if (rc == 0)
-		rc = check_target(&s, ctx);
+		rc = restore_open_target(&s, ctx);
 	if (rc == 0)
-		rc = confirm(&s, ctx);
+		rc = restore_check_target(&s, ctx);
+	if (rc == 0)
+		rc = restore_describe(&s, ctx);
+	if (rc == 0)
+		rc = restore_confirm(&s, ctx);
 	if (rc == 0)
 		rc = preverify(&s, ctx);
-	if (rc == 0)
+	if (rc == 0 && !opts->dry_run) {
 		rc = create_target(&s, ctx);
+		if (rc == 0)
+			rc = write_all(&s, ctx);
+		if (rc == 0)
+			rc = finish(&s, ctx);
+	}
 	if (rc == 0)
-		rc = write_all(&s, ctx);
-	if (rc == 0)
-		rc = img_dev_sync(s.tgt, ctx);
-	res->written_below = rc == 0 ? s.hdr->source_size : res->written_below;
+		res->written_below = s.src_end;
+	img_layout_free(&s.layout);
 	img_dev_close(s.tgt);
 	img_reader_close(s.rd);
 	return rc;
