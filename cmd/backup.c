@@ -20,7 +20,7 @@ static const char *const usage[] = {
 	"  -f, --force            overwrite IMAGE if it exists",
 	"      --raw              copy every byte; do not read filesystems",
 	"      --force-mounted    copy a filesystem mounted read-write anyway",
-	"      --chunk-size SIZE  chunk size, a power of two from 4K to 16M (default 1M)",
+	"      --chunk-size SIZE  chunk size, a power of two from 4K to 16M (default 2M)",
 	"  -q, --quiet            no progress and no summary",
 	"  -h, --help             show this help",
 	NULL

@@ -57,7 +57,7 @@ void img_ctx_set_log(struct img_ctx *ctx, img_log_fn fn, void *arg);
 void img_ctx_set_cancel(struct img_ctx *ctx, volatile sig_atomic_t *flag);
 
 /* backup.c */
-#define IMG_CHUNK_DEFAULT	(1u << 20)
+#define IMG_CHUNK_DEFAULT	(2u << 20)
 #define IMG_CHUNK_MIN		(4u << 10)
 #define IMG_CHUNK_MAX		(16u << 20)
 

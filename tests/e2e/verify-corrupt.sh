@@ -11,7 +11,7 @@ setup
 truncate -s 8M src.raw
 make_random_file r $((1 << 20)) seed3
 dd if=r of=src.raw bs=1M seek=5 conv=notrunc status=none
-run_imgtool backup -q src.raw good.img
+run_imgtool backup -q --chunk-size 1M src.raw good.img
 cp good.img bad.img
 size=$(stat -c %s bad.img)
 pos=$((size / 2))
