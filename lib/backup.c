@@ -21,7 +21,7 @@
 #include "ctx.h"
 #include "dev.h"
 #include "image_write.h"
-#include "pipeline.h"
+#include "source.h"
 #include "scan.h"
 
 struct backup {
@@ -33,24 +33,6 @@ struct backup {
 	char tmp_path[PATH_MAX];
 	unsigned chunk_size;
 };
-
-static int
-check_source(struct backup *b, struct img_ctx *ctx)
-{
-	char where[4096];
-	int rw;
-
-	if (!img_dev_find_mount(b->src, where, sizeof(where), &rw) || !rw)
-		return 0;
-	if (b->opts->force_mounted) {
-		img_warn(ctx, "'%s' is mounted read-write on %s: the image may be inconsistent",
-		    b->src->path, where);
-		return 0;
-	}
-	return img_error(ctx, -EBUSY,
-	    "'%s' is mounted read-write on %s; its blocks change under the copy (unmount it, remount it read-only, or use --force-mounted)",
-	    b->src->path, where);
-}
 
 /* Refuses an image path that names the source itself. */
 static int
@@ -124,48 +106,6 @@ commit_output(struct backup *b, struct img_ctx *ctx)
 	return 0;
 }
 
-/* Fills c with the used parts of the chunk at off (unused parts zero);
- * *ei is the cursor into the used list (first extent that may touch this
- * chunk). */
-static int
-read_chunk(struct backup *b, struct img_chunk_buf *c, uint64_t off,
-    size_t *ei, struct img_ctx *ctx)
-{
-	const struct img_extents *used = &b->scan->used;
-	uint64_t end = off + c->length, zeroed = off;
-	size_t i = *ei;
-	int rc;
-
-	c->offset = off;
-	c->nextents = 0;
-	for (; i < used->n && used->v[i].off < end; i++) {
-		uint64_t s = used->v[i].off, t = s + used->v[i].len;
-
-		if (s < off)
-			s = off;
-		if (t > end)
-			t = end;
-		memset(c->data + (zeroed - off), 0, s - zeroed);
-		rc = img_dev_pread_sparse(b->src, c->data + (s - off), t - s,
-		    s, ctx);
-		if (rc < 0)
-			return rc;
-		zeroed = t;
-		c->extents[2 * c->nextents] = (uint32_t)(s - off);
-		c->extents[2 * c->nextents + 1] = (uint32_t)(t - s);
-		c->nextents++;
-		if (used->v[i].off + used->v[i].len > end)
-			break;	/* the extent goes on into the next chunk */
-	}
-	memset(c->data + (zeroed - off), 0, end - zeroed);
-	*ei = i;
-	/* One extent covering the whole chunk is written as "all used". */
-	if (c->nextents == 1 && c->extents[0] == 0 &&
-	    c->extents[1] == c->length)
-		c->nextents = 0;
-	return 0;
-}
-
 static void
 encode_work(void *item, void *arg)
 {
@@ -173,85 +113,12 @@ encode_work(void *item, void *arg)
 	img_chunk_encode(item);
 }
 
-/* Hands the oldest encoded chunk to the writer. */
 static int
-emit_oldest(struct backup *b, struct img_pipeline *pl, uint64_t *done,
-    uint64_t total, struct img_ctx *ctx)
+write_sink(struct img_chunk_buf *c, void *arg, struct img_ctx *ctx)
 {
-	struct img_chunk_buf *c = img_pipeline_collect(pl);
-	int rc;
+	struct backup *b = arg;
 
-	if (!c)
-		return 0;
-	rc = img_writer_add(b->writer, c, ctx);
-	*done += c->used;
-	img_progress_report(ctx, "backup", *done, total, 0);
-	return rc;
-}
-
-/* Reads chunks in disk order on this thread; workers encode them; the
- * writer gets them back in order. */
-static int
-run_pipeline(struct backup *b, struct img_pipeline *pl,
-    struct img_chunk_buf *bufs, struct img_ctx *ctx)
-{
-	const struct img_extents *used = &b->scan->used;
-	uint64_t size = b->src->size, done = 0, next = 0, n = 0;
-	uint64_t total = img_extents_total(used);
-	unsigned depth = img_pipeline_depth(pl);
-	size_t ei = 0;
-	int rc = 0;
-
-	while (rc == 0 && ei < used->n) {
-		/* The chunk holding the first used byte not yet copied. */
-		uint64_t first = used->v[ei].off > next ? used->v[ei].off : next;
-		uint64_t off = first / b->chunk_size * b->chunk_size;
-		struct img_chunk_buf *c = &bufs[n++ % depth];
-
-		if (img_pipeline_pending(pl) == depth)
-			rc = emit_oldest(b, pl, &done, total, ctx);
-		if (rc == 0)
-			rc = img_check_cancel(ctx);
-		if (rc < 0)
-			break;
-		c->length = (uint32_t)(size - off < b->chunk_size ?
-		    size - off : b->chunk_size);
-		rc = read_chunk(b, c, off, &ei, ctx);
-		if (rc == 0)
-			img_pipeline_submit(pl, c);
-		next = off + c->length;
-	}
-	while (rc == 0 && img_pipeline_pending(pl))
-		rc = emit_oldest(b, pl, &done, total, ctx);
-	if (rc == 0)
-		img_progress_report(ctx, "backup", done, total, 1);
-	return rc;
-}
-
-static int
-copy_chunks(struct backup *b, struct img_ctx *ctx)
-{
-	unsigned threads = img_pipeline_threads(b->opts->threads);
-	unsigned depth = 2 * threads + 2;
-	struct img_chunk_buf *bufs = calloc(depth, sizeof(*bufs));
-	struct img_pipeline *pl = NULL;
-	int rc = bufs ? 0 : -ENOMEM;
-
-	for (unsigned i = 0; rc == 0 && i < depth; i++)
-		rc = img_chunk_buf_init(&bufs[i], b->chunk_size);
-	if (rc == 0)
-		rc = img_pipeline_new(threads, depth, encode_work, NULL, &pl);
-	if (rc < 0)
-		rc = img_error(ctx, rc, "cannot start %u worker threads",
-		    threads);
-	else
-		rc = run_pipeline(b, pl, bufs, ctx);
-	/* joins the workers before their buffers go away */
-	img_pipeline_free(pl);
-	for (unsigned i = 0; bufs && i < depth; i++)
-		img_chunk_buf_free(&bufs[i]);
-	free(bufs);
-	return rc;
+	return img_writer_add(b->writer, c, ctx);
 }
 
 static int
@@ -280,7 +147,8 @@ write_image(struct backup *b, struct img_backup_result *res,
 	rc = img_writer_open(b->out, &p, &b->writer, ctx);
 	img_meta_free(&meta);
 	if (rc == 0)
-		rc = copy_chunks(b, ctx);
+		rc = img_source_run(b->src, &b->scan->used, b->chunk_size,
+		    b->opts->threads, encode_work, write_sink, b, "backup", ctx);
 	if (rc == 0)
 		rc = img_writer_finish(b->writer, res->identity, ctx);
 	if (rc < 0)
@@ -327,7 +195,7 @@ img_backup(const struct img_backup_opts *opts, struct img_backup_result *res,
 	else if (b.src->size == 0)
 		rc = img_error(ctx, -EINVAL, "'%s' is empty", opts->source);
 	if (rc == 0)
-		rc = check_source(&b, ctx);
+		rc = img_source_check_mount(b.src, opts->force_mounted, ctx);
 	if (rc == 0)
 		rc = check_not_source(&b, ctx);
 	if (rc == 0)
