@@ -20,6 +20,10 @@ int cmd_backup(int argc, char **argv);
 int cmd_restore(int argc, char **argv);
 int cmd_verify(int argc, char **argv);
 int cmd_info(int argc, char **argv);
+int cmd_mount(int argc, char **argv);
+int cmd_umount(int argc, char **argv);
+int cmd_export(int argc, char **argv);
+int cmd_clone(int argc, char **argv);
 
 /* Exit codes, documented in imgtool(8); scripts depend on them. */
 enum {
@@ -46,6 +50,9 @@ int parse_number(const char *s, unsigned *out);
 int parse_size(const char *s, uint64_t *out);
 /* Human size: "1.5 GiB". buf of 32 bytes. */
 const char *human_size(uint64_t bytes, char *buf);
+/* Asks on /dev/tty whether to write the target described by plan; 0 = yes.
+ * Works when standard input carries an image. */
+int confirm_on_tty(const struct img_restore_plan *plan, void *arg);
 /* A context with the log callback and cancel flag set for command cmd. */
 struct img_ctx *cli_ctx_new(const char *cmd, int quiet);
 

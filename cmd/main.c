@@ -11,8 +11,12 @@
 static const struct cmd commands[] = {
 	{ "backup",  cmd_backup,  "copy the used blocks of a disk or partition into an image" },
 	{ "restore", cmd_restore, "write an image back to a disk, partition or file" },
+	{ "clone",   cmd_clone,   "copy the used blocks of a disk straight to another, and compare" },
 	{ "verify",  cmd_verify,  "check every chunk and checksum of an image" },
 	{ "info",    cmd_info,    "describe an image: sizes, partitions, identity" },
+	{ "mount",   cmd_mount,   "serve an image read-only as files, or mount a filesystem in it" },
+	{ "umount",  cmd_umount,  "undo imgtool mount" },
+	{ "export",  cmd_export,  "write the disk or a partition as a sparse raw file" },
 };
 
 #define N_COMMANDS (sizeof(commands) / sizeof(commands[0]))

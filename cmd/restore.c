@@ -51,41 +51,10 @@ static const struct option longopts[] = {
 	{ NULL, 0, NULL, 0 }
 };
 
-/* Asks on the controlling terminal, which works even when standard input
- * carries the image. */
-static int
-ask(const struct img_restore_plan *plan, void *arg)
-{
-	char tsize[32], ssize[32], answer[16] = "";
-	FILE *tty;
-
-	(void)arg;
-	tty = fopen("/dev/tty", "r+e");
-	if (!tty)
-		return 0;	/* no terminal after all: nobody to ask */
-	if (plan->text)
-		fprintf(tty, "%s", plan->text);
-	if (plan->target_is_new)
-		fprintf(tty, "Create '%s' (%s) from the image? [yes/no] ",
-		    plan->target, human_size(plan->source_size, ssize));
-	else
-		fprintf(tty, "Overwrite %s '%s'%s%s%s (%s) with an image of %s?\n"
-		    "Data on it will be lost. Type 'yes' to continue: ",
-		    plan->target_is_blockdev ? "device" : "file", plan->target,
-		    plan->model ? " [" : "", plan->model ? plan->model : "",
-		    plan->model ? "]" : "", human_size(plan->target_size, tsize),
-		    human_size(plan->source_size, ssize));
-	fflush(tty);
-	if (!fgets(answer, sizeof(answer), tty))
-		answer[0] = '\0';
-	fclose(tty);
-	return strcmp(answer, "yes\n") == 0 ? 0 : 1;
-}
-
 int
 cmd_restore(int argc, char **argv)
 {
-	struct img_restore_opts opts = { .confirm = ask };
+	struct img_restore_opts opts = { .confirm = confirm_on_tty };
 	struct img_restore_result res;
 	struct img_ctx *ctx;
 	struct progress *prog;

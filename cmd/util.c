@@ -179,3 +179,34 @@ cli_ctx_new(const char *cmd, int quiet)
 	signal(SIGPIPE, SIG_IGN);
 	return ctx;
 }
+
+/* Asks on the controlling terminal, which works even when standard input
+ * carries the image. */
+int
+confirm_on_tty(const struct img_restore_plan *plan, void *arg)
+{
+	char tsize[32], ssize[32], answer[16] = "";
+	FILE *tty;
+
+	(void)arg;
+	tty = fopen("/dev/tty", "r+e");
+	if (!tty)
+		return 0;	/* no terminal after all: nobody to ask */
+	if (plan->text)
+		fprintf(tty, "%s", plan->text);
+	if (plan->target_is_new)
+		fprintf(tty, "Create '%s' (%s) from the image? [yes/no] ",
+		    plan->target, human_size(plan->source_size, ssize));
+	else
+		fprintf(tty, "Overwrite %s '%s'%s%s%s (%s) with an image of %s?\n"
+		    "Data on it will be lost. Type 'yes' to continue: ",
+		    plan->target_is_blockdev ? "device" : "file", plan->target,
+		    plan->model ? " [" : "", plan->model ? plan->model : "",
+		    plan->model ? "]" : "", human_size(plan->target_size, tsize),
+		    human_size(plan->source_size, ssize));
+	fflush(tty);
+	if (!fgets(answer, sizeof(answer), tty))
+		answer[0] = '\0';
+	fclose(tty);
+	return strcmp(answer, "yes\n") == 0 ? 0 : 1;
+}

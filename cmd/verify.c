@@ -5,24 +5,31 @@
 
 #include <getopt.h>
 #include <stdio.h>
+#include <string.h>
 
 #include "cmd.h"
 
 static const char *const usage[] = {
 	"usage: imgtool verify [options] IMAGE",
+	"       imgtool verify [options] --against DEVICE IMAGE",
 	"",
 	"Read every chunk of IMAGE, recompute every SHA-256 and check the",
 	"index and footer. Each damaged chunk is named by its offset on the",
-	"source disk. IMAGE '-' reads from standard input.",
+	"source disk. IMAGE '-' reads from standard input. With --against,",
+	"also compare every used byte with DEVICE (a disk or file restored",
+	"from IMAGE, or its source) and name each chunk that differs.",
 	"",
+	"  -a, --against DEVICE  compare the image's used bytes with DEVICE",
 	"  -q, --quiet   no progress; print only damage",
 	"  -h, --help    show this help",
 	"",
-	"exit status: 0 sound, 3 damaged, 1 could not read",
+	"exit status: 0 sound (and equal), 1 differs or could not read,",
+	"2 usage, 3 damaged",
 	NULL
 };
 
 static const struct option longopts[] = {
+	{ "against", required_argument, NULL, 'a' },
 	{ "quiet", no_argument, NULL, 'q' },
 	{ "help", no_argument, NULL, 'h' },
 	{ NULL, 0, NULL, 0 }
@@ -32,7 +39,8 @@ static void
 on_bad_chunk(uint64_t offset, const char *why, void *arg)
 {
 	(void)arg;
-	fprintf(stderr, "imgtool verify: damaged chunk at offset %llu: %s\n",
+	fprintf(stderr, "imgtool verify: %s chunk at offset %llu: %s\n",
+	    strstr(why, "differs") ? "different" : "damaged",
 	    (unsigned long long)offset, why);
 }
 
@@ -46,8 +54,9 @@ cmd_verify(int argc, char **argv)
 	int c, quiet = 0, rc;
 	char used[32];
 
-	while ((c = getopt_long(argc, argv, "qh", longopts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "a:qh", longopts, NULL)) != -1) {
 		switch (c) {
+		case 'a': opts.against = optarg; break;
 		case 'q': quiet = 1; break;
 		case 'h':
 			print_usage(stdout, usage);
@@ -71,9 +80,11 @@ cmd_verify(int argc, char **argv)
 	if (rc < 0)
 		rc = report_error("verify", rc, ctx);
 	else if (!quiet)
-		printf("%s: OK, %llu chunks, %s of data, identity %s\n",
+		printf("%s: OK, %llu chunks, %s of data, identity %s%s%s\n",
 		    opts.image, (unsigned long long)res.chunks,
-		    human_size(res.used_bytes, used), res.identity);
+		    human_size(res.used_bytes, used), res.identity,
+		    opts.against ? ", same as " : "",
+		    opts.against ? opts.against : "");
 	img_ctx_free(ctx);
 	return rc;
 }

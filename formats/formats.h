@@ -109,6 +109,10 @@ struct pt_ops {
 extern const struct fs_ops fs_ext_ops;
 extern const struct fs_ops fs_vfat_ops;
 extern const struct fs_ops fs_swap_ops;
+extern const struct fs_ops fs_btrfs_ops;
+extern const struct fs_ops fs_ntfs_ops;
+extern const struct fs_ops fs_exfat_ops;
+extern const struct fs_ops fs_xfs_ops;
 extern const struct fs_ops fs_raw_ops;
 extern const struct pt_ops pt_dos_ops, pt_gpt_ops;
 

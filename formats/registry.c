@@ -14,6 +14,10 @@ static const struct fs_ops *const fs_table[] = {
 	&fs_ext_ops,
 	&fs_vfat_ops,
 	&fs_swap_ops,
+	&fs_btrfs_ops,
+	&fs_ntfs_ops,
+	&fs_exfat_ops,
+	&fs_xfs_ops,
 	/* keep last: copies everything; used for any TYPE no module claims */
 	&fs_raw_ops,
 };

@@ -5,12 +5,14 @@
 #include "config.h"
 
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "ctx.h"
 #include "image_read.h"
 #include "layout.h"
+#include "scan.h"
 
 static void
 decode_region(const uint8_t *b, struct img_region *v)
@@ -69,6 +71,35 @@ img_layout_read(const struct img_reader *r, struct img_layout *l,
 		}
 		l->nregions++;
 	}
+	return 0;
+}
+
+int
+img_layout_from_scan(const struct img_scan *scan, uint64_t size,
+    struct img_layout *l, struct img_ctx *ctx)
+{
+	memset(l, 0, sizeof(*l));
+	l->source_size = size;
+	snprintf(l->scheme, sizeof(l->scheme), "%s", scan->scheme);
+	snprintf(l->disk_id, sizeof(l->disk_id), "%s", scan->disk_id);
+	l->regions = calloc(scan->nregions + 1, sizeof(*l->regions));
+	if (!l->regions)
+		return img_error(ctx, -ENOMEM, "out of memory");
+	for (unsigned i = 0; i < scan->nregions; i++) {
+		const struct img_scan_region *sr = &scan->regions[i];
+		struct img_region *r = &l->regions[i];
+
+		r->start = sr->start;
+		r->len = sr->len;
+		r->used = sr->used;
+		r->kind = sr->kind;
+		r->number = sr->number;
+		r->flags = sr->flags;
+		r->block_size = sr->block_size;
+		snprintf(r->fstype, sizeof(r->fstype), "%s", sr->fstype);
+		snprintf(r->label, sizeof(r->label), "%s", sr->label);
+	}
+	l->nregions = scan->nregions;
 	return 0;
 }
 

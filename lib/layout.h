@@ -27,10 +27,15 @@ struct img_layout {
 	uint64_t source_size;
 };
 
+struct img_scan;
+
 /* Decodes the layout from r's metadata (no layout record: scheme ""). */
 int img_layout_read(const struct img_reader *r, struct img_layout *l,
     struct img_ctx *ctx);
 void img_layout_free(struct img_layout *l);
+/* The same description, from a fresh scan of a source of size bytes. */
+int img_layout_from_scan(const struct img_scan *scan, uint64_t size,
+    struct img_layout *l, struct img_ctx *ctx);
 /* The partition numbered n (not an extended container), or NULL. */
 const struct img_region *img_layout_partition(const struct img_layout *l,
     unsigned n);

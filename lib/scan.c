@@ -139,9 +139,9 @@ scan_filesystem(struct img_dev *dev, struct img_scan *s,
 		if (ops->release)
 			ops->release(&fs);
 		r->flags |= IMG_REGION_DIRTY;
-		img_warn(ctx, "%s: %s has a journal that needs recovery, so its block bitmap may be stale; copying it in full",
+		img_warn(ctx, "%s: %s has a journal or log that needs replaying, so its on-disk allocation map may be stale; copying it in full",
 		    where, pres->type);
-		return mark_full(s, r, "journal needs recovery");
+		return mark_full(s, r, "log needs replay");
 	}
 	if (rc == 0) {
 		r->block_size = fs.block_size;
@@ -393,6 +393,14 @@ scan_table(struct img_dev *dev, struct img_scan *s, blkid_probe pr,
 }
 
 static int
+count_partitions(blkid_probe pr)
+{
+	blkid_partlist ls = blkid_probe_get_partitions(pr);
+
+	return ls ? blkid_partlist_numof_partitions(ls) : 0;
+}
+
+static int
 scan_device(struct img_dev *dev, struct img_scan *s, struct img_ctx *ctx)
 {
 	struct probe_result pres;
@@ -404,6 +412,10 @@ scan_device(struct img_dev *dev, struct img_scan *s, struct img_ctx *ctx)
 	if (!pr)
 		return img_error(ctx, -ENOMEM, "'%s': cannot start libblkid",
 		    dev->path);
+	/* exFAT (and others) carry an MBR-shaped boot sector that blkid also
+	 * reports as an empty "dos" table: no partitions, just the fs. */
+	if (pres.pttype[0] && pres.type[0] && count_partitions(pr) == 0)
+		pres.pttype[0] = '\0';
 	if (pres.pttype[0] && pres.type[0]) {
 		/* A hybrid ISO or a filesystem written over a table: the
 		 * entries overlap the filesystem, so keep every byte. */

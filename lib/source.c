@@ -115,6 +115,10 @@ run_pipeline(struct run *b, struct img_pipeline *pl,
 		uint64_t off = first / b->chunk_size * b->chunk_size;
 		struct img_chunk_buf *c = &bufs[n++ % depth];
 
+		if (off >= size)	/* a used range past the end: a bug */
+			return img_error(ctx, -EINVAL,
+			    "'%s': used range at %llu is beyond its end",
+			    b->src->path, (unsigned long long)off);
 		if (img_pipeline_pending(pl) == depth)
 			rc = emit_oldest(b, pl, ctx);
 		if (rc == 0)

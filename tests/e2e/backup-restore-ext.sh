@@ -92,7 +92,7 @@ truncate -s 32M rec.img
 mke2fs -F -q -t ext4 rec.img
 debugfs -w -R "feature needs_recovery" rec.img > /dev/null 2>&1 || fail "setting needs_recovery"
 run_imgtool backup -q rec.img rec.imgt
-grep -q "journal that needs recovery.*copying it in full" "$T/stderr" || { cat "$T/stderr"; fail "no warning for needs_recovery"; }
-"$IMGTOOL" info rec.imgt | grep -q "copied in full: journal needs recovery" || fail "info does not say why"
+grep -q "journal or log that needs replaying.*copying it in full" "$T/stderr" || { cat "$T/stderr"; fail "no warning for needs_recovery"; }
+"$IMGTOOL" info rec.imgt | grep -q "copied in full: log needs replay" || fail "info does not say why"
 [ "$("$IMGTOOL" info rec.imgt | sed -n 's/^used: *\([0-9]*\) bytes.*/\1/p')" = $((32 * MIB)) ] || fail "needs_recovery fs not copied in full"
 note "needs_recovery: copied in full"

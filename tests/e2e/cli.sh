@@ -8,7 +8,7 @@ assert_exit 0 "$IMGTOOL" --version
 grep -q '^imgtool [0-9]' "$T/stdout" || fail "--version prints no version"
 assert_exit 0 "$IMGTOOL" --help
 cmds=$(awk '/^commands:/ {on=1; next} on && /^  [a-z]/ {print $1} on && /^$/ {on=0}' "$T/stdout")
-[ "$(echo $cmds)" = "backup restore verify info" ] || fail "command list: '$cmds'"
+[ "$(echo $cmds)" = "backup restore clone verify info mount umount export" ] || fail "command list: '$cmds'"
 for c in $cmds; do
     assert_exit 0 "$IMGTOOL" "$c" --help
     grep -q "^usage: imgtool $c" "$T/stdout" || fail "$c --help has no usage line"

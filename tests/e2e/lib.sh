@@ -23,7 +23,13 @@ cleanup() {
         umount "${_mounts[i]}" 2>/dev/null || umount -l "${_mounts[i]}" 2>/dev/null
     done
     if [ -n "${T:-}" ] && [ -f "$T/.loops" ]; then
-        tac "$T/.loops" | while read -r d; do losetup -d "$d" 2>/dev/null; done
+        # only devices still backed by a file of this test: a number the
+        # test detached itself may belong to another test by now
+        tac "$T/.loops" | while read -r d; do
+            case $(losetup -n -O BACK-FILE "$d" 2>/dev/null) in
+            "$T"/*) losetup -d "$d" 2>/dev/null ;;
+            esac
+        done
     fi
     for ((i = ${#_loops[@]} - 1; i >= 0; i--)); do
         losetup -d "${_loops[i]}" 2>/dev/null
