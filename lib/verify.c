@@ -27,6 +27,7 @@ struct against {
 	struct img_layout layout;
 	uint8_t *buf;
 	int other_size;		/* the device is not the source's size */
+	uint64_t resized_head;	/* bytes at the start a resize rewrites */
 };
 
 /* 1 if the used bytes of chunk c equal the device's. */
@@ -41,9 +42,20 @@ same_on_device(struct against *a, const struct img_raw_chunk *c,
 		uint64_t len = c->c.nextents ? c->c.extents[2 * i + 1] :
 		    c->c.length, pos = c->c.offset + off;
 
-		/* a table rewritten for another disk size is not compared */
+		/* a table rewritten for another disk size is not compared:
+		 * the backup copy at the end, and the protective MBR and
+		 * primary header (LBA 0-1) that record the size */
 		if (a->other_size && img_layout_in_tail_table(&a->layout, pos))
 			continue;
+		if (a->other_size && pos < a->resized_head) {
+			uint64_t skip = a->resized_head - pos;
+
+			if (skip >= len)
+				continue;
+			pos += skip;
+			off += skip;
+			len -= skip;
+		}
 		if (pos + len > a->dev->size)
 			return 0;
 		if (img_dev_pread(a->dev, a->buf, len, pos, ctx) < 0 ||
@@ -118,6 +130,8 @@ open_against(const struct img_verify_opts *opts, struct img_reader *r,
 		    a->dev->path, (unsigned long long)a->dev->size,
 		    (unsigned long long)h->source_size);
 	a->other_size = a->dev->size != h->source_size;
+	if (strcmp(a->layout.scheme, "gpt") == 0)
+		a->resized_head = 2 * (uint64_t)h->sector_size;
 	a->buf = malloc(h->chunk_size);
 	if (!a->buf)
 		return img_error(ctx, -ENOMEM, "out of memory");

@@ -111,4 +111,11 @@ alloc=$(( $(stat -c %b disc.raw) * 512 ))
 [ "$alloc" -lt $((100 * MIB)) ] || fail "--discard left $alloc bytes allocated"
 check_disk disc.raw
 note "discard: $alloc bytes allocated of 200 MiB"
+# --- verify --against: the restored disks hold the image's bytes ---
+run_imgtool verify -q --against big.raw disk.img
+run_imgtool verify -q --against small.raw disk.img
+printf 'X' | dd of=small.raw bs=1 seek=$((P3 + 4096 * 3 + 7)) conv=notrunc status=none
+assert_exit 1 "$IMGTOOL" verify -q --against small.raw disk.img
+assert_stderr_grep "different chunk at offset [0-9]+: differs from the device"
+assert_stderr_grep "'small.raw': 1 of [0-9]+ chunks differ from the image 'disk.img'"
 echo "restore-resize: ok"
