@@ -38,6 +38,8 @@
 #include "ctx.h"
 #include "dev.h"
 #include "extents.h"
+#include "codec.h"
+#include "endian.h"
 #include "formats.h"
 
 #define SB_OFF		0x10000u	/* primary superblock, 64 KiB */
@@ -99,7 +101,6 @@ struct btrfs {
 	struct chunks chunks;
 	struct img_extents nodes;	/* logical ranges of blocks read */
 	uint64_t used;		/* bytes, UINT64_MAX until used_extents */
-	uint32_t crc[256];	/* crc32c table */
 };
 
 struct walk;
@@ -119,41 +120,7 @@ struct walk {
 	uint64_t budget;	/* tree blocks left to read */
 };
 
-static uint32_t
-le32(const uint8_t *p)
-{
-	return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 |
-	    (uint32_t)p[3] << 24;
-}
 
-static uint64_t
-le64(const uint8_t *p)
-{
-	return le32(p) | (uint64_t)le32(p + 4) << 32;
-}
-
-/* Castagnoli CRC (reflected 0x82F63B78), the default btrfs checksum. */
-static void
-crc32c_init(uint32_t *t)
-{
-	for (uint32_t i = 0; i < 256; i++) {
-		uint32_t c = i;
-
-		for (int k = 0; k < 8; k++)
-			c = c & 1 ? c >> 1 ^ 0x82F63B78u : c >> 1;
-		t[i] = c;
-	}
-}
-
-static uint32_t
-crc32c(const uint32_t *t, const uint8_t *p, size_t n)
-{
-	uint32_t c = 0xFFFFFFFFu;
-
-	while (n--)
-		c = t[(c ^ *p++) & 0xFF] ^ c >> 8;
-	return ~c;
-}
 
 static int
 is_pow2(uint64_t x)
@@ -213,13 +180,13 @@ find_chunk(const struct chunks *cs, uint64_t logical)
 static int
 key_cmp(const uint8_t *a, const uint8_t *b)
 {
-	uint64_t x = le64(a), y = le64(b);
+	uint64_t x = img_le64(a), y = img_le64(b);
 
 	if (x == y && a[8] != b[8])
 		return a[8] < b[8] ? -1 : 1;
 	if (x == y) {
-		x = le64(a + 9);
-		y = le64(b + 9);
+		x = img_le64(a + 9);
+		y = img_le64(b + 9);
 	}
 	return x < y ? -1 : x > y;
 }
@@ -230,15 +197,15 @@ static const char *
 bad_node(const struct btrfs *b, const uint8_t *n, uint64_t logical,
     unsigned level, uint64_t gen, const uint8_t *first_key)
 {
-	uint32_t items = le32(n + 0x60);		/* nritems */
-	uint64_t ngen = le64(n + 0x50);			/* generation */
+	uint32_t items = img_le32(n + 0x60);		/* nritems */
+	uint64_t ngen = img_le64(n + 0x50);			/* generation */
 
-	if (b->csum_type == 0 && le32(n) != crc32c(b->crc, n + 32,
+	if (b->csum_type == 0 && img_le32(n) != img_crc32c(0, n + 32,
 	    b->nodesize - 32))				/* csum */
 		return "bad checksum";
 	if (memcmp(n + 0x20, b->fsid, 16) != 0)		/* fsid */
 		return "wrong fsid";
-	if (le64(n + 0x30) != logical)			/* bytenr */
+	if (img_le64(n + 0x30) != logical)			/* bytenr */
 		return "header names another address";
 	if (n[0x64] != level)				/* level */
 		return "unexpected level";
@@ -294,12 +261,12 @@ fail:
 static int
 walk_leaf(struct walk *w, const uint8_t *n, uint64_t logical)
 {
-	uint32_t items = le32(n + 0x60), space = w->b->nodesize - HDR;
+	uint32_t items = img_le32(n + 0x60), space = w->b->nodesize - HDR;
 	int rc;
 
 	for (uint32_t i = 0; i < items; i++) {
 		const uint8_t *it = n + HDR + (size_t)i * ITEM;
-		uint32_t off = le32(it + 17), size = le32(it + 21);
+		uint32_t off = img_le32(it + 17), size = img_le32(it + 21);
 
 		if (off < items * ITEM || off > space || size > space - off ||
 		    (i && key_cmp(it - ITEM, it) >= 0))
@@ -324,14 +291,14 @@ walk_node(struct walk *w, uint64_t logical, unsigned level, uint64_t gen,
 		return rc;
 	if (level == 0)
 		return walk_leaf(w, n, logical);
-	for (uint32_t i = 0; i < le32(n + 0x60); i++) {
+	for (uint32_t i = 0; i < img_le32(n + 0x60); i++) {
 		const uint8_t *p = n + HDR + (size_t)i * PTR;
 
 		if (i && key_cmp(p - PTR, p) >= 0)
 			return bad(w, -EBADMSG, "%s node at logical %llu: keys "
 			    "out of order", w->tree, (unsigned long long)logical);
 		if ((rc = img_check_cancel(w->ctx)) < 0 ||
-		    (rc = walk_node(w, le64(p + 17), level - 1, le64(p + 25),
+		    (rc = walk_node(w, img_le64(p + 17), level - 1, img_le64(p + 25),
 		    p)) != 0)
 			return rc;
 	}
@@ -374,8 +341,8 @@ parse_chunk(const struct walk *w, const uint8_t *p, size_t avail,
 		    (unsigned long long)logical);
 	memset(c, 0, sizeof(*c));
 	c->logical = logical;
-	c->length = le64(p);				/* length */
-	c->type = le64(p + 24);				/* type */
+	c->length = img_le64(p);				/* length */
+	c->type = img_le64(p + 24);				/* type */
 	*len = CHUNK + (size_t)stripes * STRIPE;
 	profile = c->type & BG_PROFILES;
 	if (profile != 0 && profile != BG_DUP)
@@ -390,8 +357,8 @@ parse_chunk(const struct walk *w, const uint8_t *p, size_t avail,
 	for (unsigned k = 0; k < stripes; k++) {
 		const uint8_t *s = p + CHUNK + (size_t)k * STRIPE;
 
-		c->phys[k] = le64(s + 8);		/* offset */
-		if (le64(s) != w->b->devid ||		/* devid */
+		c->phys[k] = img_le64(s + 8);		/* offset */
+		if (img_le64(s) != w->b->devid ||		/* devid */
 		    c->phys[k] > w->b->dev_bytes ||
 		    c->length > w->b->dev_bytes - c->phys[k])
 			return bad(w, -EBADMSG, "chunk at logical %llu: stripe "
@@ -433,7 +400,7 @@ add_chunk(const struct walk *w, struct chunks *cs, const struct chunk *c)
 static int
 read_sys_array(struct walk *w, const uint8_t *sb)
 {
-	uint32_t size = le32(sb + 0xa0);		/* sys_chunk_array_size */
+	uint32_t size = img_le32(sb + 0xa0);		/* sys_chunk_array_size */
 	const uint8_t *a = sb + 0x32b;			/* sys_chunk_array */
 	struct chunk c;
 	size_t at = 0, len;
@@ -446,7 +413,7 @@ read_sys_array(struct walk *w, const uint8_t *sb)
 			return bad(w, -EBADMSG, "sys_chunk_array: bad key at "
 			    "byte %zu", at);
 		rc = parse_chunk(w, a + at + KEY, size - at - KEY,
-		    le64(a + at + 9), &c, &len);
+		    img_le64(a + at + 9), &c, &len);
 		if (rc == 0 && !(c.type & BG_SYSTEM))
 			rc = bad(w, -EBADMSG, "sys_chunk_array holds a "
 			    "non-system chunk");
@@ -478,10 +445,10 @@ visit_chunk(struct walk *w, const uint8_t *key, const uint8_t *data,
 
 	if (key[8] != CHUNK_ITEM)
 		return 0;
-	if (le64(key) != FIRST_CHUNK_TREE)
+	if (img_le64(key) != FIRST_CHUNK_TREE)
 		return bad(w, -EBADMSG, "chunk item with objectid %llu",
-		    (unsigned long long)le64(key));
-	if ((rc = parse_chunk(w, data, size, le64(key + 9), &c, &len)) != 0)
+		    (unsigned long long)img_le64(key));
+	if ((rc = parse_chunk(w, data, size, img_le64(key + 9), &c, &len)) != 0)
 		return rc;
 	s = find_chunk(&w->b->chunks, c.logical);
 	if (s && s->logical == c.logical && s->length == c.length &&
@@ -519,19 +486,19 @@ read_chunk_tree(struct walk *w)
 static int
 check_super(const struct walk *w, const uint8_t *sb, struct btrfs *b)
 {
-	uint64_t flags = le64(sb + 0x38), ndev = le64(sb + 0x88);
-	uint64_t incompat = le64(sb + 0xbc), compat_ro = le64(sb + 0xb4);
+	uint64_t flags = img_le64(sb + 0x38), ndev = img_le64(sb + 0x88);
+	uint64_t incompat = img_le64(sb + 0xbc), compat_ro = img_le64(sb + 0xb4);
 
 	if (memcmp(sb + 0x40, "_BHRfS_M", 8) != 0)	/* magic */
 		return not_ours(w, "no superblock magic", 0);
 	b->csum_type = (uint16_t)(sb[0xc4] | sb[0xc5] << 8);	/* csum_type */
-	if (b->csum_type == 0 && le32(sb) != crc32c(b->crc, sb + 32,
+	if (b->csum_type == 0 && img_le32(sb) != img_crc32c(0, sb + 32,
 	    SB_SIZE - 32))
-		return not_ours(w, "bad superblock checksum", le32(sb));
+		return not_ours(w, "bad superblock checksum", img_le32(sb));
 	if (b->csum_type > 3)		/* crc32c, xxhash64, sha256, blake2b */
 		return not_ours(w, "unknown checksum type", b->csum_type);
-	if (le64(sb + 0x30) != SB_OFF)			/* bytenr */
-		return not_ours(w, "superblock bytenr", le64(sb + 0x30));
+	if (img_le64(sb + 0x30) != SB_OFF)			/* bytenr */
+		return not_ours(w, "superblock bytenr", img_le64(sb + 0x30));
 	if (ndev != 1)					/* num_devices */
 		return not_ours(w, "spans several devices; only single-device "
 		    "btrfs is read", ndev);
@@ -544,8 +511,8 @@ check_super(const struct walk *w, const uint8_t *sb, struct btrfs *b)
 	if (flags & ~FLAGS_OK)
 		return not_ours(w, "superblock flags of a metadump or an "
 		    "unfinished conversion", flags);
-	b->sectorsize = le32(sb + 0x90);		/* sectorsize */
-	b->nodesize = le32(sb + 0x94);			/* nodesize */
+	b->sectorsize = img_le32(sb + 0x90);		/* sectorsize */
+	b->nodesize = img_le32(sb + 0x94);			/* nodesize */
 	if (!is_pow2(b->sectorsize) || b->sectorsize < 4096 ||
 	    b->sectorsize > 65536 || !is_pow2(b->nodesize) ||
 	    b->nodesize < b->sectorsize || b->nodesize > 65536)
@@ -556,15 +523,15 @@ check_super(const struct walk *w, const uint8_t *sb, struct btrfs *b)
 	    0x20), 16);
 	if (memcmp(sb + 0xc9 + 82, b->fsid, 16) != 0)	/* dev_item.fsid */
 		return not_ours(w, "dev_item belongs to another filesystem", 0);
-	b->devid = le64(sb + 0xc9);			/* dev_item.devid */
-	b->dev_bytes = le64(sb + 0xc9 + 8);		/* dev_item.total_bytes */
+	b->devid = img_le64(sb + 0xc9);			/* dev_item.devid */
+	b->dev_bytes = img_le64(sb + 0xc9 + 8);		/* dev_item.total_bytes */
 	if (b->dev_bytes > w->info->len || b->dev_bytes < SB_OFF + SB_SIZE)
 		return not_ours(w, "device size does not fit the space "
 		    "available", b->dev_bytes);
-	b->generation = le64(sb + 0x48);		/* generation */
-	b->root = le64(sb + 0x50);			/* root */
-	b->chunk_root = le64(sb + 0x58);		/* chunk_root */
-	b->log_root = le64(sb + 0x60);			/* log_root */
+	b->generation = img_le64(sb + 0x48);		/* generation */
+	b->root = img_le64(sb + 0x50);			/* root */
+	b->chunk_root = img_le64(sb + 0x58);		/* chunk_root */
+	b->log_root = img_le64(sb + 0x60);			/* log_root */
 	b->root_level = sb[0xc6];			/* root_level */
 	b->chunk_root_level = sb[0xc7];			/* chunk_root_level */
 	return 0;
@@ -597,7 +564,6 @@ bt_probe(struct img_dev *dev, struct fs_info *info, struct img_ctx *ctx)
 		return img_error_prefix(ctx, "reading the btrfs superblock");
 	if (!(b = calloc(1, sizeof(*b))))
 		return no_memory(&w);
-	crc32c_init(b->crc);
 	img_extents_init(&b->nodes);
 	b->used = UINT64_MAX;
 	info->priv = w.b = b;
@@ -610,7 +576,7 @@ bt_probe(struct img_dev *dev, struct fs_info *info, struct img_ctx *ctx)
 	}
 	info->block_size = b->sectorsize;
 	info->block_count = b->dev_bytes / b->sectorsize;
-	if (le64(sb + 0x38) & FLAG_ERROR)
+	if (img_le64(sb + 0x38) & FLAG_ERROR)
 		info->flags |= FS_INFO_DIRTY;
 	if (b->log_root)	/* a tree log to replay: see the top */
 		info->flags |= FS_INFO_DIRTY | FS_INFO_STALE_MAP;
@@ -641,15 +607,15 @@ visit_root(struct walk *w, const uint8_t *key, const uint8_t *data,
 		return 0;
 	if (size < 239)
 		return bad(w, -EBADMSG, "root item %llu is %u bytes",
-		    (unsigned long long)le64(key), size);
-	if (le64(key) == EXTENT_TREE) {
-		s->extent_root = le64(data + 176);
+		    (unsigned long long)img_le64(key), size);
+	if (img_le64(key) == EXTENT_TREE) {
+		s->extent_root = img_le64(data + 176);
 		s->extent_level = data[238];
 		s->n_extent_roots++;
 	}
-	if (le32(data + 216) == 0)	/* a deleted subvolume being dropped */
+	if (img_le32(data + 216) == 0)	/* a deleted subvolume being dropped */
 		return 0;
-	return img_extents_add(&s->roots, le64(data + 176), w->b->nodesize) <
+	return img_extents_add(&s->roots, img_le64(data + 176), w->b->nodesize) <
 	    0 ? no_memory(w) : 0;
 }
 
@@ -678,15 +644,15 @@ static int
 visit_block_group(struct walk *w, const uint8_t *key, const uint8_t *data,
     uint32_t size)
 {
-	struct chunk *c = find_chunk(&w->b->chunks, le64(key));
+	struct chunk *c = find_chunk(&w->b->chunks, img_le64(key));
 
-	if (size < 24 || !c || c->logical != le64(key) || c->have_bg ||
-	    c->length != le64(key + 9) || le64(data + 16) != c->type ||
-	    le64(data) > c->length)
+	if (size < 24 || !c || c->logical != img_le64(key) || c->have_bg ||
+	    c->length != img_le64(key + 9) || img_le64(data + 16) != c->type ||
+	    img_le64(data) > c->length)
 		return bad(w, -EBADMSG, "block group item at logical %llu "
-		    "does not match a chunk", (unsigned long long)le64(key));
+		    "does not match a chunk", (unsigned long long)img_le64(key));
 	c->have_bg = 1;
-	c->bg_used = le64(data);
+	c->bg_used = img_le64(data);
 	return 0;
 }
 
@@ -698,7 +664,7 @@ visit_extent(struct walk *w, const uint8_t *key, const uint8_t *data,
     uint32_t size)
 {
 	struct scan *s = w->arg;
-	uint64_t start = le64(key), len = w->b->nodesize;
+	uint64_t start = img_le64(key), len = w->b->nodesize;
 	struct chunk *c = find_chunk(&w->b->chunks, start);
 	int rc;
 
@@ -707,7 +673,7 @@ visit_extent(struct walk *w, const uint8_t *key, const uint8_t *data,
 	if (key[8] != EXTENT_ITEM && key[8] != METADATA_ITEM)
 		return 0;
 	if (key[8] == EXTENT_ITEM)
-		len = le64(key + 9);
+		len = img_le64(key + 9);
 	if (len == 0 || start < s->prev_end || start % w->b->sectorsize ||
 	    len % w->b->sectorsize || !c || len > c->length -
 	    (start - c->logical))

@@ -31,6 +31,7 @@
 #include "ctx.h"
 #include "dev.h"
 #include "extents.h"
+#include "endian.h"
 #include "formats.h"
 
 #define EXFAT_BOOT_SECTORS	12u	/* one boot region, [spec] 3.1 */
@@ -62,23 +63,8 @@ struct exfat {
 	uint64_t used;			/* clusters; UINT64_MAX before */
 };
 
-static uint16_t
-le16(const uint8_t *p)
-{
-	return (uint16_t)(p[0] | p[1] << 8);
-}
 
-static uint32_t
-le32(const uint8_t *p)
-{
-	return (uint32_t)le16(p) | (uint32_t)le16(p + 2) << 16;
-}
 
-static uint64_t
-le64(const uint8_t *p)
-{
-	return (uint64_t)le32(p) | (uint64_t)le32(p + 4) << 32;
-}
 
 /* Stores "'dev': exFAT at offset N: <why>" and returns rc (1 = not ours,
  * or a negative errno). */
@@ -102,18 +88,18 @@ static const char *
 check_boot(const uint8_t *bs, uint64_t len, struct exfat *ex)
 {
 	unsigned bps_shift = bs[108], spc_shift = bs[109];
-	uint64_t vol_len = le64(bs + 72);		/* VolumeLength */
-	uint64_t fat_off = le32(bs + 80);		/* FatOffset */
-	uint64_t fat_len = le32(bs + 84);		/* FatLength */
-	uint64_t heap = le32(bs + 88);			/* ClusterHeapOffset */
-	uint64_t count = le32(bs + 92);			/* ClusterCount */
+	uint64_t vol_len = img_le64(bs + 72);		/* VolumeLength */
+	uint64_t fat_off = img_le32(bs + 80);		/* FatOffset */
+	uint64_t fat_len = img_le32(bs + 84);		/* FatLength */
+	uint64_t heap = img_le32(bs + 88);			/* ClusterHeapOffset */
+	uint64_t count = img_le32(bs + 92);			/* ClusterCount */
 
 	if (memcmp(bs, "\xEB\x76\x90" "EXFAT   ", 11) != 0)
 		return "no exFAT signature";
 	for (unsigned i = 11; i < 64; i++)		/* MustBeZero */
 		if (bs[i])
 			return "MustBeZero field not zero";
-	if (le16(bs + 510) != 0xAA55)			/* BootSignature */
+	if (img_le16(bs + 510) != 0xAA55)			/* BootSignature */
 		return "no boot signature";
 	if (bs[105] != 1)				/* revision major */
 		return "unsupported revision";
@@ -137,10 +123,10 @@ check_boot(const uint8_t *bs, uint64_t len, struct exfat *ex)
 	ex->fat_bytes = fat_len << bps_shift;
 	ex->heap_off = heap << bps_shift;
 	ex->clusters = (uint32_t)count;
-	ex->root = le32(bs + 96);		/* FirstClusterOfRootDirectory */
+	ex->root = img_le32(bs + 96);		/* FirstClusterOfRootDirectory */
 	if (ex->root < 2 || ex->root - 2 >= count)
 		return "bad root directory cluster";
-	ex->flags = le16(bs + 106);		/* VolumeFlags */
+	ex->flags = img_le16(bs + 106);		/* VolumeFlags */
 	ex->active = ex->nfats == 2 && (ex->flags & VOL_ACTIVE_FAT);
 	return NULL;
 }
@@ -159,7 +145,7 @@ check_checksum(const uint8_t *region, uint32_t bps)
 		sum = ((sum & 1) ? 0x80000000u : 0) + (sum >> 1) + region[i];
 	}
 	for (uint32_t i = 0; i < bps; i += 4)
-		if (le32(region + 11 * bps + i) != sum)
+		if (img_le32(region + 11 * bps + i) != sum)
 			return -1;
 	return 0;
 }
@@ -177,7 +163,7 @@ fat_next(struct img_dev *dev, const struct fs_info *fs,
 
 	if (img_dev_pread(dev, e, sizeof(e), at, ctx) < 0)
 		return img_error_prefix(ctx, "reading the FAT");
-	v = le32(e);
+	v = img_le32(e);
 	if (v == EXFAT_EOC)
 		return 0;
 	if (v < 2 || v - 2 >= ex->clusters)
@@ -256,8 +242,8 @@ root_piece(const uint8_t *buf, size_t len, uint64_t pos, void *arg)
 	(void)pos;
 	for (size_t i = 0; i + 32 <= len; i += 32) {
 		const uint8_t *d = buf + i;
-		uint32_t first = le32(d + 20);		/* FirstCluster */
-		uint64_t size = le64(d + 24);		/* DataLength */
+		uint32_t first = img_le32(d + 20);		/* FirstCluster */
+		uint64_t size = img_le64(d + 24);		/* DataLength */
 
 		if (d[0] == 0x00)
 			return 1;

@@ -48,6 +48,7 @@
 #include "ctx.h"
 #include "dev.h"
 #include "extents.h"
+#include "endian.h"
 #include "formats.h"
 
 #define NTFS_BLOCK		512u	/* fixup stride, any sector size */
@@ -95,23 +96,8 @@ struct ntfs {
 	uint64_t used;			/* clusters; UINT64_MAX before */
 };
 
-static uint16_t
-le16(const uint8_t *p)
-{
-	return (uint16_t)(p[0] | p[1] << 8);
-}
 
-static uint32_t
-le32(const uint8_t *p)
-{
-	return (uint32_t)le16(p) | (uint32_t)le16(p + 2) << 16;
-}
 
-static uint64_t
-le64(const uint8_t *p)
-{
-	return (uint64_t)le32(p) | (uint64_t)le32(p + 4) << 32;
-}
 
 /* n (1..8) little-endian bytes, sign-extended. */
 static int64_t
@@ -154,7 +140,7 @@ static int
 parse_boot(const uint8_t *bs, const struct fs_info *fs, struct ntfs *nt,
     const struct img_dev *dev, struct img_ctx *ctx)
 {
-	uint32_t bps = le16(bs + 0x0B);		/* bytes per sector */
+	uint32_t bps = img_le16(bs + 0x0B);		/* bytes per sector */
 	uint8_t spc = bs[0x0D];			/* sectors per cluster */
 	int8_t cpr = (int8_t)bs[0x40];		/* clusters per MFT record */
 	uint64_t spc_n, rec;
@@ -172,20 +158,20 @@ parse_boot(const uint8_t *bs, const struct fs_info *fs, struct ntfs *nt,
 	/* FAT BPB fields NTFS requires to be zero: reserved sectors (0x0E),
 	 * FATs (0x10), root entries (0x11), sectors (0x13), FAT size (0x16),
 	 * large sectors (0x20). */
-	if (le16(bs + 0x0E) || bs[0x10] || le16(bs + 0x11) ||
-	    le16(bs + 0x13) || le16(bs + 0x16) || le32(bs + 0x20))
+	if (img_le16(bs + 0x0E) || bs[0x10] || img_le16(bs + 0x11) ||
+	    img_le16(bs + 0x13) || img_le16(bs + 0x16) || img_le32(bs + 0x20))
 		return ntfs_err(ctx, 1, dev, fs->off, "FAT fields not zero");
 	nt->sector_size = bps;
 	nt->cluster_size = (uint32_t)(bps * spc_n);
-	nt->sectors = le64(bs + 0x28);		/* total sectors */
+	nt->sectors = img_le64(bs + 0x28);		/* total sectors */
 	if (nt->sectors == 0 || nt->sectors > fs->len / bps)
 		return ntfs_err(ctx, 1, dev, fs->off, "%llu sectors do not "
 		    "fit in %llu bytes", (unsigned long long)nt->sectors,
 		    (unsigned long long)fs->len);
 	nt->clusters = nt->sectors / spc_n;
-	nt->mft_lcn = le64(bs + 0x30);		/* $MFT LCN */
+	nt->mft_lcn = img_le64(bs + 0x30);		/* $MFT LCN */
 	if (nt->mft_lcn == 0 || nt->mft_lcn >= nt->clusters ||
-	    le64(bs + 0x38) >= nt->clusters)	/* $MFTMirr LCN */
+	    img_le64(bs + 0x38) >= nt->clusters)	/* $MFTMirr LCN */
 		return ntfs_err(ctx, 1, dev, fs->off, "$MFT or $MFTMirr "
 		    "outside the volume");
 	/* positive: clusters per record; negative: 2^-n bytes */
@@ -204,7 +190,7 @@ parse_boot(const uint8_t *bs, const struct fs_info *fs, struct ntfs *nt,
 static int
 apply_fixups(uint8_t *rec, uint32_t size, unsigned min_ofs)
 {
-	uint16_t ofs = le16(rec + 4), cnt = le16(rec + 6);
+	uint16_t ofs = img_le16(rec + 4), cnt = img_le16(rec + 6);
 
 	if (cnt != size / NTFS_BLOCK + 1 || (ofs & 1) || ofs < min_ofs ||
 	    ofs + 2u * cnt > NTFS_BLOCK - 2)
@@ -212,7 +198,7 @@ apply_fixups(uint8_t *rec, uint32_t size, unsigned min_ofs)
 	for (unsigned i = 1; i < cnt; i++) {
 		uint8_t *end = rec + i * NTFS_BLOCK - 2;
 
-		if (le16(end) != le16(rec + ofs))
+		if (img_le16(end) != img_le16(rec + ofs))
 			return -1;
 		memcpy(end, rec + ofs + 2 * i, 2);
 	}
@@ -236,21 +222,21 @@ load_record(struct img_dev *dev, const struct ntfs *nt, uint64_t off,
 	if (apply_fixups(rec, nt->rec_size, 0x28) < 0)
 		return ntfs_err(ctx, -EBADMSG, dev, off, "MFT record %u: bad "
 		    "update sequence (torn write?)", recno);
-	attrs = le16(rec + 0x14);		/* first attribute */
-	flags = le16(rec + 0x16);		/* 0x01 in use */
-	used = le32(rec + 0x18);		/* bytes in use */
-	if (!(flags & 0x01) || le64(rec + 0x20) != 0)	/* base record */
+	attrs = img_le16(rec + 0x14);		/* first attribute */
+	flags = img_le16(rec + 0x16);		/* 0x01 in use */
+	used = img_le32(rec + 0x18);		/* bytes in use */
+	if (!(flags & 0x01) || img_le64(rec + 0x20) != 0)	/* base record */
 		return ntfs_err(ctx, -EBADMSG, dev, off, "MFT record %u is "
 		    "not an in-use base record", recno);
-	if (le32(rec + 0x1C) != nt->rec_size || used > nt->rec_size ||
-	    (attrs & 7) || attrs < le16(rec + 4) + 2u * le16(rec + 6) ||
+	if (img_le32(rec + 0x1C) != nt->rec_size || used > nt->rec_size ||
+	    (attrs & 7) || attrs < img_le16(rec + 4) + 2u * img_le16(rec + 6) ||
 	    attrs >= used)
 		return ntfs_err(ctx, -EBADMSG, dev, off, "MFT record %u: bad "
 		    "header sizes", recno);
 	/* NTFS 3.1 records (update sequence at 0x30) carry their number */
-	if (le16(rec + 4) >= 0x30 && le32(rec + 0x2C) != recno)
+	if (img_le16(rec + 4) >= 0x30 && img_le32(rec + 0x2C) != recno)
 		return ntfs_err(ctx, -EBADMSG, dev, off, "MFT record %u says "
-		    "it is record %u", recno, le32(rec + 0x2C));
+		    "it is record %u", recno, img_le32(rec + 0x2C));
 	return 0;
 }
 
@@ -259,17 +245,17 @@ load_record(struct img_dev *dev, const struct ntfs *nt, uint64_t off,
 static int
 find_attr(const uint8_t *rec, uint32_t type, uint32_t *at, uint32_t *len)
 {
-	uint32_t used = le32(rec + 0x18), off = le16(rec + 0x14);
+	uint32_t used = img_le32(rec + 0x18), off = img_le16(rec + 0x14);
 
 	/* every attribute is at least 16 bytes: the loop is bounded */
 	while (off + 4 <= used) {
-		uint32_t t = le32(rec + off), alen;
+		uint32_t t = img_le32(rec + off), alen;
 
 		if (t == AT_END)
 			return 1;
 		if (off + 16 > used)
 			return -1;
-		alen = le32(rec + off + 4);
+		alen = img_le32(rec + off + 4);
 		if (alen < 16 || (alen & 7) || alen > used - off)
 			return -1;
 		if (t == type && rec[off + 9] == 0) {	/* name length */
@@ -318,21 +304,21 @@ static const char *
 decode_runs(const uint8_t *a, uint32_t alen, uint64_t clusters,
     struct runlist *rl)
 {
-	uint32_t p = le16(a + 0x20);		/* mapping pairs offset */
+	uint32_t p = img_le16(a + 0x20);		/* mapping pairs offset */
 	uint64_t vcn = 0, lcn = 0;
 	const char *why;
 
 	if (a[8] != 1 || alen < 0x40)
 		return "resident where non-resident expected";
-	if (le16(a + 0x0C) & 0xC0FF)	/* compressed, encrypted, sparse */
+	if (img_le16(a + 0x0C) & 0xC0FF)	/* compressed, encrypted, sparse */
 		return "compressed, encrypted or sparse";
-	if (le64(a + 0x10) != 0)		/* lowest VCN */
+	if (img_le64(a + 0x10) != 0)		/* lowest VCN */
 		return "first extent does not start at VCN 0";
-	rl->end_vcn = le64(a + 0x18) + 1;	/* highest VCN */
-	rl->data_size = le64(a + 0x30);
-	rl->init_size = le64(a + 0x38);
+	rl->end_vcn = img_le64(a + 0x18) + 1;	/* highest VCN */
+	rl->data_size = img_le64(a + 0x30);
+	rl->init_size = img_le64(a + 0x38);
 	if (rl->end_vcn == 0 || rl->end_vcn > clusters ||
-	    rl->init_size > rl->data_size || rl->data_size > le64(a + 0x28))
+	    rl->init_size > rl->data_size || rl->data_size > img_le64(a + 0x28))
 		return "bad sizes";
 	if (p < 0x40 || p >= alen)
 		return "bad mapping pairs offset";
@@ -422,16 +408,16 @@ read_volume(struct img_dev *dev, const struct fs_info *fs, struct ntfs *nt,
 		return rc;
 	/* resident (0x08 == 0): value length at 0x10, offset at 0x14 */
 	if (find_attr(rec, AT_VOLUME_INFORMATION, &at, &alen) == 0 &&
-	    rec[at + 8] == 0 && alen >= 0x18 && le16(rec + at + 0x14) <= alen &&
-	    le32(rec + at + 0x10) >= 12 &&
-	    le32(rec + at + 0x10) <= alen - le16(rec + at + 0x14))
-		v = rec + at + le16(rec + at + 0x14);
+	    rec[at + 8] == 0 && alen >= 0x18 && img_le16(rec + at + 0x14) <= alen &&
+	    img_le32(rec + at + 0x10) >= 12 &&
+	    img_le32(rec + at + 0x10) <= alen - img_le16(rec + at + 0x14))
+		v = rec + at + img_le16(rec + at + 0x14);
 	if (!v)
 		return ntfs_err(ctx, -EBADMSG, dev, off, "$Volume has no "
 		    "volume information");
 	nt->major = v[8];
 	nt->minor = v[9];
-	nt->vol_flags = le16(v + 10);
+	nt->vol_flags = img_le16(v + 10);
 	if (!(nt->major == 1 && nt->minor == 2) &&
 	    !(nt->major == 3 && nt->minor <= 1))
 		return ntfs_err(ctx, 1, dev, off, "NTFS version %u.%u is not "
@@ -446,9 +432,9 @@ static int
 restart_page(const uint8_t *p, uint64_t pos, uint64_t *lsn, int *clean)
 {
 	int chkd = memcmp(p, "CHKD", 4) == 0;	/* modified by chkdsk */
-	uint32_t sys = le32(p + 0x10), logp = le32(p + 0x14);
-	uint16_t ofs = le16(p + 4), cnt = le16(p + 6), ra = le16(p + 0x18);
-	uint16_t major = le16(p + 0x1C), clients, in_use, free_list;
+	uint32_t sys = img_le32(p + 0x10), logp = img_le32(p + 0x14);
+	uint16_t ofs = img_le16(p + 4), cnt = img_le16(p + 6), ra = img_le16(p + 0x18);
+	uint16_t major = img_le16(p + 0x1C), clients, in_use, free_list;
 	unsigned usa_end = 0x1E;
 
 	if (!chkd && memcmp(p, "RSTR", 4) != 0)
@@ -458,7 +444,7 @@ restart_page(const uint8_t *p, uint64_t pos, uint64_t *lsn, int *clean)
 		return -1;
 	if (major != 1 && major != 2)		/* 1.1 (XP), 2.0 (Windows 8) */
 		return -1;
-	if (!chkd && le64(p + 8) != 0)		/* chkdsk LSN */
+	if (!chkd && img_le64(p + 8) != 0)		/* chkdsk LSN */
 		return -1;
 	if (!(chkd && cnt == 0)) {
 		if (cnt != sys / NTFS_BLOCK + 1 || ofs < 0x1E ||
@@ -469,15 +455,15 @@ restart_page(const uint8_t *p, uint64_t pos, uint64_t *lsn, int *clean)
 	/* the area up to file_size (0x18) lies before the first fixup */
 	if ((ra & 7) || ra < usa_end || ra + 0x18u > NTFS_BLOCK - 2)
 		return -1;
-	clients = le16(p + ra + 0x08);
-	free_list = le16(p + ra + 0x0A);
-	in_use = le16(p + ra + 0x0C);
+	clients = img_le16(p + ra + 0x08);
+	free_list = img_le16(p + ra + 0x0A);
+	in_use = img_le16(p + ra + 0x0C);
 	if ((free_list != 0xFFFF && free_list >= clients) ||
 	    (in_use != 0xFFFF && in_use >= clients))
 		return -1;
-	*lsn = chkd ? le64(p + 8) : le64(p + ra);	/* current LSN */
+	*lsn = chkd ? img_le64(p + 8) : img_le64(p + ra);	/* current LSN */
 	/* no client in use, or RESTART_VOLUME_IS_CLEAN (0x0002) */
-	*clean = in_use == 0xFFFF || (le16(p + ra + 0x0E) & 0x0002);
+	*clean = in_use == 0xFFFF || (img_le16(p + ra + 0x0E) & 0x0002);
 	return 0;
 }
 
@@ -498,7 +484,7 @@ scan_logfile(struct img_dev *dev, const struct fs_info *fs, struct ntfs *nt,
 			break;		/* split over two runs: not found */
 		if (img_dev_pread(dev, p, sizeof(p), off, ctx) < 0)
 			return img_error_prefix(ctx, "reading $LogFile");
-		if (le32(p) == 0xFFFFFFFF) {	/* never written */
+		if (img_le32(p) == 0xFFFFFFFF) {	/* never written */
 			if (!empty)
 				break;
 			continue;

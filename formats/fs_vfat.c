@@ -21,6 +21,7 @@
 #include "ctx.h"
 #include "dev.h"
 #include "extents.h"
+#include "endian.h"
 #include "formats.h"
 
 /* fatgen103 "FAT Type Determination": the cluster count decides. */
@@ -53,18 +54,7 @@ struct fat_walk {
 	uint64_t n_used, n_free, n_disagree;
 };
 
-static uint16_t
-le16(const uint8_t *p)
-{
-	return (uint16_t)(p[0] | p[1] << 8);
-}
 
-static uint32_t
-le32(const uint8_t *p)
-{
-	return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 |
-	    (uint32_t)p[3] << 24;
-}
 
 static int
 is_pow2(uint32_t x)
@@ -88,10 +78,10 @@ fat_entry(const uint8_t *buf, unsigned bits, uint64_t i)
 	uint16_t v;
 
 	if (bits == 32)
-		return le32(buf + 4 * i) & 0x0FFFFFFF;
+		return img_le32(buf + 4 * i) & 0x0FFFFFFF;
 	if (bits == 16)
-		return le16(buf + 2 * i);
-	v = le16(buf + i * 3 / 2);
+		return img_le16(buf + 2 * i);
+	v = img_le16(buf + i * 3 / 2);
 	return (i & 1) ? v >> 4 : v & 0x0FFF;
 }
 
@@ -119,7 +109,7 @@ static int
 check_bpb(const uint8_t *bs, const struct img_dev *dev, uint64_t off,
     struct img_ctx *ctx)
 {
-	uint32_t bps = le16(bs + 11);		/* BPB_BytsPerSec */
+	uint32_t bps = img_le16(bs + 11);		/* BPB_BytsPerSec */
 	uint8_t spc = bs[13];			/* BPB_SecPerClus */
 	uint8_t media = bs[21];			/* BPB_Media */
 
@@ -128,15 +118,15 @@ check_bpb(const uint8_t *bs, const struct img_dev *dev, uint64_t off,
 	if (!is_pow2(spc))
 		return bpb_reject(ctx, dev, off, "bad sectors per cluster",
 		    spc);
-	if (le16(bs + 14) == 0)			/* BPB_RsvdSecCnt */
+	if (img_le16(bs + 14) == 0)			/* BPB_RsvdSecCnt */
 		return bpb_reject(ctx, dev, off, "no reserved sectors", 0);
 	if (bs[16] < 1 || bs[16] > 4)		/* BPB_NumFATs */
 		return bpb_reject(ctx, dev, off, "bad number of FATs", bs[16]);
 	if (media != 0xF0 && media < 0xF8)
 		return bpb_reject(ctx, dev, off, "bad media byte", media);
-	if (le16(bs + 22) == 0 && le32(bs + 36) == 0)	/* FATSz16, FATSz32 */
+	if (img_le16(bs + 22) == 0 && img_le32(bs + 36) == 0)	/* FATSz16, FATSz32 */
 		return bpb_reject(ctx, dev, off, "FAT size is zero", 0);
-	if (le16(bs + 19) == 0 && le32(bs + 32) == 0)	/* TotSec16, TotSec32 */
+	if (img_le16(bs + 19) == 0 && img_le32(bs + 32) == 0)	/* TotSec16, TotSec32 */
 		return bpb_reject(ctx, dev, off, "total sectors is zero", 0);
 	return 0;
 }
@@ -147,27 +137,27 @@ static int
 check_type_fields(const uint8_t *bs, struct vfat *v, const struct img_dev *dev,
     uint64_t off, struct img_ctx *ctx)
 {
-	uint16_t ext_flags = le16(bs + 40);	/* BPB_ExtFlags */
-	uint32_t root = le32(bs + 44);		/* BPB_RootClus */
-	uint16_t fsinfo = le16(bs + 48);	/* BPB_FSInfo */
+	uint16_t ext_flags = img_le16(bs + 40);	/* BPB_ExtFlags */
+	uint32_t root = img_le32(bs + 44);		/* BPB_RootClus */
+	uint16_t fsinfo = img_le16(bs + 48);	/* BPB_FSInfo */
 
 	v->active = 0;
 	v->mirrored = 1;
 	if (v->bits != 32) {
-		if (le16(bs + 22) == 0)
+		if (img_le16(bs + 22) == 0)
 			return bpb_reject(ctx, dev, off, "FAT32-style BPB but "
 			    "too few clusters for FAT32", v->clusters);
-		if (le16(bs + 17) == 0)		/* BPB_RootEntCnt */
+		if (img_le16(bs + 17) == 0)		/* BPB_RootEntCnt */
 			return bpb_reject(ctx, dev, off,
 			    "FAT12/16 without a root directory", 0);
 		return 0;
 	}
-	if (le16(bs + 22) != 0 || le16(bs + 17) != 0)
+	if (img_le16(bs + 22) != 0 || img_le16(bs + 17) != 0)
 		return bpb_reject(ctx, dev, off, "FAT12/16-style BPB but "
 		    "too many clusters for FAT16", v->clusters);
-	if (le16(bs + 42) != 0)			/* BPB_FSVer must be 0:0 */
+	if (img_le16(bs + 42) != 0)			/* BPB_FSVer must be 0:0 */
 		return bpb_reject(ctx, dev, off, "unknown FAT32 version",
-		    le16(bs + 42));
+		    img_le16(bs + 42));
 	if (root < 2 || root - 2 >= v->clusters)
 		return bpb_reject(ctx, dev, off, "bad root cluster", root);
 	if (ext_flags & 0x80) {		/* bit 7: only one FAT is active */
@@ -178,7 +168,7 @@ check_type_fields(const uint8_t *bs, struct vfat *v, const struct img_dev *dev,
 			    v->active);
 	}
 	/* FSInfo is advisory: a bad pointer only means we skip the check. */
-	v->fsinfo = fsinfo != 0 && fsinfo < le16(bs + 14) ? fsinfo : 0;
+	v->fsinfo = fsinfo != 0 && fsinfo < img_le16(bs + 14) ? fsinfo : 0;
 	return 0;
 }
 
@@ -188,15 +178,15 @@ static int
 compute_layout(const uint8_t *bs, uint64_t len, struct vfat *v,
     const struct img_dev *dev, uint64_t off, struct img_ctx *ctx)
 {
-	uint64_t rsvd = le16(bs + 14), nfats = bs[16];
-	uint64_t fatsz = le16(bs + 22) ? le16(bs + 22) : le32(bs + 36);
-	uint64_t totsec = le16(bs + 19) ? le16(bs + 19) : le32(bs + 32);
+	uint64_t rsvd = img_le16(bs + 14), nfats = bs[16];
+	uint64_t fatsz = img_le16(bs + 22) ? img_le16(bs + 22) : img_le32(bs + 36);
+	uint64_t totsec = img_le16(bs + 19) ? img_le16(bs + 19) : img_le32(bs + 32);
 	uint64_t root_secs, meta, count;
 
-	v->sector_size = le16(bs + 11);
+	v->sector_size = img_le16(bs + 11);
 	v->cluster_size = v->sector_size * bs[13];
 	v->nfats = (unsigned)nfats;
-	root_secs = ((uint64_t)le16(bs + 17) * 32 + v->sector_size - 1) /
+	root_secs = ((uint64_t)img_le16(bs + 17) * 32 + v->sector_size - 1) /
 	    v->sector_size;
 	if (totsec * v->sector_size > len)
 		return bpb_reject(ctx, dev, off, "total sectors exceed the "
@@ -239,8 +229,8 @@ read_dirty(struct img_dev *dev, const struct fs_info *fs, const uint8_t *bs,
 	if (rc < 0)
 		return img_error_prefix(ctx, "reading FAT[1]");
 	if (v->bits == 16)
-		return (le16(head + 2) & 0xC000) != 0xC000;
-	e1 = le32(head + 4);
+		return (img_le16(head + 2) & 0xC000) != 0xC000;
+	e1 = img_le32(head + 4);
 	return (e1 & 0x0C000000) != 0x0C000000;
 }
 
@@ -368,8 +358,8 @@ check_fsinfo(struct img_dev *dev, const struct fs_info *fs,
 		img_warn(ctx, "%s (FSInfo not checked)", ctx->msg);
 		return;
 	}
-	free_count = le32(fsi + 488);		/* FSI_Free_Count */
-	if (le32(fsi) != 0x41615252 || le32(fsi + 484) != 0x61417272 ||
+	free_count = img_le32(fsi + 488);		/* FSI_Free_Count */
+	if (img_le32(fsi) != 0x41615252 || img_le32(fsi + 484) != 0x61417272 ||
 	    free_count == 0xFFFFFFFF)		/* FSI_LeadSig, FSI_StrucSig */
 		return;
 	if (free_count != n_free)

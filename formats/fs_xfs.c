@@ -34,6 +34,8 @@
 #include "ctx.h"
 #include "dev.h"
 #include "extents.h"
+#include "codec.h"
+#include "endian.h"
 #include "formats.h"
 #include "fs_xfs_log.h"
 
@@ -66,42 +68,9 @@ struct xfs {
 	uint64_t used;		/* blocks; UINT64_MAX before used_extents */
 };
 
-static uint16_t
-be16(const uint8_t *p)
-{
-	return (uint16_t)(p[0] << 8 | p[1]);
-}
 
-static uint32_t
-be32(const uint8_t *p)
-{
-	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 |
-	    (uint32_t)p[2] << 8 | p[3];
-}
 
-static uint64_t
-be64(const uint8_t *p)
-{
-	return (uint64_t)be32(p) << 32 | be32(p + 4);
-}
 
-static uint32_t
-le32(const uint8_t *p)
-{
-	return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 |
-	    (uint32_t)p[3] << 24;
-}
-
-static uint32_t
-crc32c(uint32_t crc, const uint8_t *p, size_t n)
-{
-	while (n--) {
-		crc ^= *p++;
-		for (int k = 0; k < 8; k++)
-			crc = (crc >> 1) ^ (0x82F63B78u & (0u - (crc & 1)));
-	}
-	return crc;
-}
 
 /* xfs_verify_cksum: CRC-32C of the buffer with the 4-byte CRC field at
  * off taken as zero, stored little-endian. */
@@ -109,11 +78,11 @@ static int
 crc_ok(const uint8_t *buf, size_t len, size_t off)
 {
 	static const uint8_t zero[4];
-	uint32_t crc = crc32c(0xFFFFFFFFu, buf, off);
+	uint32_t crc = img_crc32c(0, buf, off);
 
-	crc = crc32c(crc, zero, 4);
-	crc = crc32c(crc, buf + off + 4, len - off - 4);
-	return ~crc == le32(buf + off);
+	crc = img_crc32c(crc, zero, 4);
+	crc = img_crc32c(crc, buf + off + 4, len - off - 4);
+	return crc == img_le32(buf + off);
 }
 
 /* Stores "'dev': xfs at offset N: <detail>" and returns rc; rc 1 (not
@@ -156,12 +125,12 @@ parse_geometry(const uint8_t *sb, struct xfs *x, const struct img_dev *dev,
 {
 	unsigned sectlog = sb[121];			/* sb_sectlog */
 
-	x->bs = be32(sb + 4);				/* sb_blocksize */
+	x->bs = img_be32(sb + 4);				/* sb_blocksize */
 	x->blocklog = sb[120];				/* sb_blocklog */
-	x->sectsize = be16(sb + 102);			/* sb_sectsize */
-	x->dblocks = be64(sb + 8);			/* sb_dblocks */
-	x->agblocks = be32(sb + 84);			/* sb_agblocks */
-	x->agcount = be32(sb + 88);			/* sb_agcount */
+	x->sectsize = img_be16(sb + 102);			/* sb_sectsize */
+	x->dblocks = img_be64(sb + 8);			/* sb_dblocks */
+	x->agblocks = img_be32(sb + 84);			/* sb_agblocks */
+	x->agcount = img_be32(sb + 88);			/* sb_agcount */
 	x->agblklog = sb[124];				/* sb_agblklog */
 	if (x->blocklog < 9 || x->blocklog > 16 || x->bs != 1u << x->blocklog)
 		return xfs_fail(ctx, 1, dev, fs->off, "bad block size %u",
@@ -197,9 +166,9 @@ static int
 parse_layout(const uint8_t *sb, struct xfs *x, const struct img_dev *dev,
     const struct fs_info *fs, struct img_ctx *ctx)
 {
-	uint64_t logstart = be64(sb + 48);		/* sb_logstart */
+	uint64_t logstart = img_be64(sb + 48);		/* sb_logstart */
 
-	if (be64(sb + 16) != 0)				/* sb_rblocks */
+	if (img_be64(sb + 16) != 0)				/* sb_rblocks */
 		return xfs_fail(ctx, 1, dev, fs->off, "has a realtime "
 		    "section on another device");
 	if (sb[126] != 0)				/* sb_inprogress */
@@ -208,7 +177,7 @@ parse_layout(const uint8_t *sb, struct xfs *x, const struct img_dev *dev,
 		return xfs_fail(ctx, 1, dev, fs->off, "the log is on an "
 		    "external device; the data device alone cannot be "
 		    "checked");
-	x->logblocks = be32(sb + 96);			/* sb_logblocks */
+	x->logblocks = img_be32(sb + 96);			/* sb_logblocks */
 	x->log_agbno = (uint32_t)(logstart & ((1ull << x->agblklog) - 1));
 	if ((logstart >> x->agblklog) >= x->agcount || x->logblocks == 0 ||
 	    x->log_agbno < x->hdr_blocks ||
@@ -227,8 +196,8 @@ static int
 parse_version(const uint8_t *sb, struct xfs *x, const struct img_dev *dev,
     const struct fs_info *fs, struct img_ctx *ctx)
 {
-	uint16_t versionnum = be16(sb + 100);		/* sb_versionnum */
-	uint32_t incompat = be32(sb + 216);		/* sb_features_incompat */
+	uint16_t versionnum = img_be16(sb + 100);		/* sb_versionnum */
+	uint32_t incompat = img_be32(sb + 216);		/* sb_features_incompat */
 
 	x->version = versionnum & 0x000F;
 	if (x->version != 4 && x->version != 5)
@@ -265,7 +234,7 @@ xfs_probe(struct img_dev *dev, struct fs_info *fs, struct img_ctx *ctx)
 		    (unsigned long long)fs->len);
 	if ((rc = img_dev_pread(dev, sb, 512, fs->off, ctx)) < 0)
 		return img_error_prefix(ctx, "reading the xfs superblock");
-	if (be32(sb) != XFS_SB_MAGIC)
+	if (img_be32(sb) != XFS_SB_MAGIC)
 		return xfs_fail(ctx, 1, dev, fs->off, "bad superblock magic");
 	if ((rc = parse_geometry(sb, &x, dev, fs, ctx)) != 0)
 		return rc;
@@ -361,7 +330,7 @@ static int
 leaf_record(struct walk *w, uint32_t agbno, const uint8_t *rec, uint32_t lo,
     uint32_t hi)
 {
-	uint32_t start = be32(rec), len = be32(rec + 4);
+	uint32_t start = img_be32(rec), len = img_be32(rec + 4);
 	const struct xfs *x = w->x;
 	int rc;
 
@@ -387,18 +356,18 @@ check_block(struct walk *w, uint32_t agbno, const uint8_t *b, unsigned level)
 {
 	const struct xfs *x = w->x;
 	unsigned hdr = x->version == 5 ? 56 : 16;
-	uint32_t left = be32(b + 8), right = be32(b + 12);
+	uint32_t left = img_be32(b + 8), right = img_be32(b + 12);
 	uint64_t daddr = agb_off(x, w->agno, agbno) / BB;
 
-	if (be32(b) != (x->version == 5 ? XFS_ABTB3_MAGIC : XFS_ABTB_MAGIC))
+	if (img_be32(b) != (x->version == 5 ? XFS_ABTB3_MAGIC : XFS_ABTB_MAGIC))
 		return ag_corrupt(w, agbno, "not a bnobt block");
-	if (x->version == 5 && (!crc_ok(b, x->bs, 52) || be64(b + 16) !=
-	    daddr || memcmp(b + 32, x->uuid, 16) || be32(b + 48) != w->agno))
+	if (x->version == 5 && (!crc_ok(b, x->bs, 52) || img_be64(b + 16) !=
+	    daddr || memcmp(b + 32, x->uuid, 16) || img_be32(b + 48) != w->agno))
 		return ag_corrupt(w, agbno, "checksum, address, uuid or "
 		    "owner mismatch");
-	if (be16(b + 4) != level)			/* bb_level */
+	if (img_be16(b + 4) != level)			/* bb_level */
 		return ag_corrupt(w, agbno, "level %u, expected %u",
-		    be16(b + 4), level);
+		    img_be16(b + 4), level);
 	if (left != w->last[level] ||
 	    (w->last[level] != NULLAGBLOCK && w->right[level] != agbno))
 		return ag_corrupt(w, agbno, "broken sibling links");
@@ -425,21 +394,21 @@ walk_node(struct walk *w, uint32_t agbno, unsigned level, uint32_t lo,
 		return img_error_prefix(w->ctx, "reading xfs AG %u", w->agno);
 	if ((hdr = check_block(w, agbno, b, level)) < 0)
 		return hdr;
-	n = be16(b + 6);				/* bb_numrecs */
+	n = img_be16(b + 6);				/* bb_numrecs */
 	maxrecs = (w->x->bs - (uint32_t)hdr) / (level ? 12 : 8);
 	if (n > maxrecs || (n == 0 && !(root && level == 0)))
 		return ag_corrupt(w, agbno, "%u records", n);
 	for (uint32_t i = 0; i < n; i++) {
 		const uint8_t *key = b + hdr + 8 * i;	/* xfs_alloc_key */
-		uint32_t k = be32(key);
-		uint32_t next = i + 1 < n ? be32(key + 8) : hi;
+		uint32_t k = img_be32(key);
+		uint32_t next = i + 1 < n ? img_be32(key + 8) : hi;
 
 		if (level == 0) {
 			rc = leaf_record(w, agbno, key, lo, hi);
 		} else if (k < lo || k >= next || next > hi) {
 			rc = ag_corrupt(w, agbno, "keys out of order");
 		} else {			/* xfs_alloc_ptr after maxrecs keys */
-			rc = walk_node(w, be32(b + hdr + 8 * maxrecs + 4 * i),
+			rc = walk_node(w, img_be32(b + hdr + 8 * maxrecs + 4 * i),
 			    level - 1, k, next, 0);
 		}
 		if (rc < 0)
@@ -456,22 +425,22 @@ read_agfl(struct walk *w, const uint8_t *agf, uint8_t *sect)
 {
 	const struct xfs *x = w->x;
 	unsigned hdr = x->version == 5 ? 36 : 0;
-	uint32_t size = (x->sectsize - hdr) / 4, first = be32(agf + 40);
-	uint32_t lastidx = be32(agf + 44), count = be32(agf + 48);
+	uint32_t size = (x->sectsize - hdr) / 4, first = img_be32(agf + 40);
+	uint32_t lastidx = img_be32(agf + 44), count = img_be32(agf + 48);
 
 	w->nagfl = w->agfl_next = w->agfl_seen = 0;
 	if (img_dev_pread(w->dev, sect, x->sectsize, w->fs->off +
 	    agb_off(x, w->agno, 0) + 3 * x->sectsize, w->ctx) < 0)
 		return img_error_prefix(w->ctx, "reading xfs AG %u", w->agno);
-	if (x->version == 5 && (be32(sect) != XFS_AGFL_MAGIC ||
-	    be32(sect + 4) != w->agno || memcmp(sect + 8, x->uuid, 16) ||
+	if (x->version == 5 && (img_be32(sect) != XFS_AGFL_MAGIC ||
+	    img_be32(sect + 4) != w->agno || memcmp(sect + 8, x->uuid, 16) ||
 	    !crc_ok(sect, x->sectsize, 32)))
 		return ag_corrupt(w, 0, "bad AGFL");
 	if (count == 0 || first >= size || lastidx >= size || count > size ||
 	    (lastidx + size - first) % size + 1 != count)
 		return 0;
 	for (uint32_t i = 0; i < count; i++) {
-		uint32_t bno = be32(sect + hdr + 4 * ((first + i) % size));
+		uint32_t bno = img_be32(sect + hdr + 4 * ((first + i) % size));
 
 		if (bno < x->hdr_blocks || bno >= w->aglen)
 			return ag_corrupt(w, 0, "AGFL entry %u out of range",
@@ -502,15 +471,15 @@ walk_ag(struct walk *w, uint32_t agno, uint8_t *sect)
 	if (img_dev_pread(w->dev, sect, x->sectsize, w->fs->off +
 	    agb_off(x, agno, 0) + x->sectsize, w->ctx) < 0)
 		return img_error_prefix(w->ctx, "reading xfs AG %u", agno);
-	if (be32(sect) != XFS_AGF_MAGIC || be32(sect + 4) != 1 ||
-	    be32(sect + 8) != agno || be32(sect + 12) != w->aglen ||
+	if (img_be32(sect) != XFS_AGF_MAGIC || img_be32(sect + 4) != 1 ||
+	    img_be32(sect + 8) != agno || img_be32(sect + 12) != w->aglen ||
 	    (x->version == 5 && (!crc_ok(sect, x->sectsize, 216) ||
 	    memcmp(sect + 64, x->uuid, 16))))
 		return ag_corrupt(w, 0, "bad AGF");
 	memcpy(agf, sect, sizeof(agf));
-	root = be32(agf + 16);				/* agf_roots[0] */
-	levels = be32(agf + 28);			/* agf_levels[0] */
-	freeblks = be32(agf + 52);			/* agf_freeblks */
+	root = img_be32(agf + 16);				/* agf_roots[0] */
+	levels = img_be32(agf + 28);			/* agf_levels[0] */
+	freeblks = img_be32(agf + 52);			/* agf_freeblks */
 	if (levels < 1 || levels > BTREE_MAXLEVELS || freeblks > w->aglen)
 		return ag_corrupt(w, 0, "AGF: %u bnobt levels, %u free blocks",
 		    levels, freeblks);

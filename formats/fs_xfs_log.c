@@ -43,12 +43,6 @@
 #define LOG_WINDOW	8192u
 #define LOG_CHUNK	128u		/* blocks read at once */
 
-static uint32_t
-be32(const uint8_t *p)
-{
-	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 |
-	    (uint32_t)p[2] << 8 | p[3];
-}
 
 struct logscan {
 	struct img_dev *dev;
@@ -73,7 +67,7 @@ log_read(struct logscan *l, uint64_t bb, uint64_t count)
 static uint32_t
 bb_cycle(const uint8_t *p)
 {
-	return be32(p) == XLOG_MAGIC ? be32(p + 4) : be32(p);
+	return img_be32(p) == XLOG_MAGIC ? img_be32(p + 4) : img_be32(p);
 }
 
 static int
@@ -171,7 +165,7 @@ log_last_header(struct logscan *l, uint64_t h, uint64_t *rb)
 		if ((rc = log_read(l, end - cnt, cnt)) < 0)
 			return rc;
 		for (uint64_t j = cnt; j-- > 0;)
-			if (be32(l->buf + j * BB) == XLOG_MAGIC) {
+			if (img_be32(l->buf + j * BB) == XLOG_MAGIC) {
 				*rb = end - cnt + j;
 				return 0;
 			}
@@ -193,10 +187,10 @@ log_record(struct logscan *l, uint64_t rb, uint64_t *end, uint32_t *ops,
 
 	if ((rc = log_read(l, rb, 1)) < 0)
 		return rc;
-	version = be32(p + 8);				/* h_version */
-	len = be32(p + 12);				/* h_len */
-	size = be32(p + 320);				/* h_size */
-	*ops = be32(p + 40);				/* h_num_logops */
+	version = img_be32(p + 8);				/* h_version */
+	len = img_be32(p + 12);				/* h_len */
+	size = img_be32(p + 320);				/* h_size */
+	*ops = img_be32(p + 40);				/* h_num_logops */
 	if (version == 0 || version > 2 || len > 256 * 1024)
 		return 1;
 	if (l->logv2 && (version & 2) && size > 32 * 1024) {

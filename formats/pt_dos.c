@@ -13,6 +13,7 @@
 #include "ctx.h"
 #include "dev.h"
 #include "extents.h"
+#include "endian.h"
 #include "formats.h"
 
 #define MBR_SIGNATURE_OFF	510	/* 0x55 0xAA */
@@ -21,12 +22,6 @@
 #define MBR_ENTRY_START		8	/* u32 LBA, relative (see below) */
 #define EBR_MAX_CHAIN		1024	/* a loop guard, not a format limit */
 
-static uint32_t
-le32(const uint8_t *p)
-{
-	return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 |
-	    (uint32_t)p[3] << 24;
-}
 
 static int
 is_extended_type(uint8_t t)
@@ -60,7 +55,7 @@ add_ebr_chain(struct img_dev *dev, const struct pt_part *ext,
 			return 0;	/* an empty extended partition */
 		if (!is_extended_type(link[MBR_ENTRY_TYPE]))
 			return 0;
-		next = ext->start + (uint64_t)le32(link + MBR_ENTRY_START) * 512;
+		next = ext->start + (uint64_t)img_le32(link + MBR_ENTRY_START) * 512;
 		if (next <= ebr || next >= end)
 			return img_error(ctx, -EBADMSG,
 			    "'%s': EBR chain at offset %llu points outside the extended partition",

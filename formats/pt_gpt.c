@@ -18,6 +18,8 @@
 #include "ctx.h"
 #include "dev.h"
 #include "extents.h"
+#include "codec.h"
+#include "endian.h"
 #include "formats.h"
 
 /* GPT header fields, UEFI 2.10 section 5.3.2 */
@@ -41,21 +43,7 @@ struct gpt_hdr {
 	uint32_t num_entries, entry_size;
 };
 
-static uint64_t
-le64(const uint8_t *p)
-{
-	uint64_t v = 0;
 
-	for (int i = 7; i >= 0; i--)
-		v = v << 8 | p[i];
-	return v;
-}
-
-static uint32_t
-le32(const uint8_t *p)
-{
-	return (uint32_t)le64(p) & 0xffffffffu;
-}
 
 /* Reads the header at lba; 0 if it is sane for a disk of nlba sectors. */
 static int
@@ -70,16 +58,16 @@ read_header(struct img_dev *dev, unsigned ss, uint64_t lba, uint64_t nlba,
 	if (rc < 0)
 		return rc;
 	if (memcmp(buf, GPT_SIGNATURE, 8) != 0 ||
-	    le32(buf + GPT_HDR_SIZE_OFF) < 92 ||
-	    le32(buf + GPT_HDR_SIZE_OFF) > ss)
+	    img_le32(buf + GPT_HDR_SIZE_OFF) < 92 ||
+	    img_le32(buf + GPT_HDR_SIZE_OFF) > ss)
 		return -EBADMSG;
-	h->my_lba = le64(buf + GPT_MY_LBA);
-	h->alt_lba = le64(buf + GPT_ALT_LBA);
-	h->first_usable = le64(buf + GPT_FIRST_USABLE);
-	h->last_usable = le64(buf + GPT_LAST_USABLE);
-	h->entries_lba = le64(buf + GPT_ENTRIES_LBA);
-	h->num_entries = le32(buf + GPT_NUM_ENTRIES);
-	h->entry_size = le32(buf + GPT_ENTRY_SIZE);
+	h->my_lba = img_le64(buf + GPT_MY_LBA);
+	h->alt_lba = img_le64(buf + GPT_ALT_LBA);
+	h->first_usable = img_le64(buf + GPT_FIRST_USABLE);
+	h->last_usable = img_le64(buf + GPT_LAST_USABLE);
+	h->entries_lba = img_le64(buf + GPT_ENTRIES_LBA);
+	h->num_entries = img_le32(buf + GPT_NUM_ENTRIES);
+	h->entry_size = img_le32(buf + GPT_ENTRY_SIZE);
 	entries_bytes = (uint64_t)h->num_entries * h->entry_size;
 	if (h->my_lba != lba || h->entry_size < 128 ||
 	    entries_bytes > GPT_MAX_ENTRY_BYTES ||
@@ -88,34 +76,6 @@ read_header(struct img_dev *dev, unsigned ss, uint64_t lba, uint64_t nlba,
 	    h->entries_lba + (entries_bytes + ss - 1) / ss > nlba)
 		return -EBADMSG;
 	return 0;
-}
-
-static void
-put64(uint8_t *p, uint64_t v)
-{
-	for (int i = 0; i < 8; i++)
-		p[i] = (uint8_t)(v >> (8 * i));
-}
-
-static void
-put32(uint8_t *p, uint32_t v)
-{
-	for (int i = 0; i < 4; i++)
-		p[i] = (uint8_t)(v >> (8 * i));
-}
-
-/* CRC-32 as GPT uses it (IEEE 802.3, reflected, as in zlib). */
-static uint32_t
-crc32(const uint8_t *p, size_t len)
-{
-	uint32_t c = 0xffffffffu;
-
-	while (len--) {
-		c ^= *p++;
-		for (int k = 0; k < 8; k++)
-			c = c & 1 ? (c >> 1) ^ 0xedb88320u : c >> 1;
-	}
-	return ~c;
 }
 
 static int
@@ -187,10 +147,10 @@ read_primary(struct img_dev *dev, unsigned ss, uint64_t nlba,
 		rc = img_dev_pread(dev, g->hdr, ss, ss, ctx);
 	if (rc < 0)
 		return rc;
-	g->hdr_size = le32(g->hdr + GPT_HDR_SIZE_OFF);
+	g->hdr_size = img_le32(g->hdr + GPT_HDR_SIZE_OFF);
 	memcpy(check, g->hdr, g->hdr_size);
-	put32(check + GPT_HDR_CRC, 0);
-	if (crc32(check, g->hdr_size) != le32(g->hdr + GPT_HDR_CRC))
+	img_put_le32(check + GPT_HDR_CRC, 0);
+	if (img_crc32(0, check, g->hdr_size) != img_le32(g->hdr + GPT_HDR_CRC))
 		return img_error(ctx, -EBADMSG, "'%s': primary GPT header CRC mismatch",
 		    dev->path);
 	g->entries_len = (size_t)h->num_entries * h->entry_size;
@@ -199,8 +159,8 @@ read_primary(struct img_dev *dev, unsigned ss, uint64_t nlba,
 		return img_error(ctx, -ENOMEM, "out of memory");
 	rc = img_dev_pread(dev, g->entries, g->entries_len,
 	    h->entries_lba * ss, ctx);
-	if (rc == 0 && crc32(g->entries, g->entries_len) !=
-	    le32(g->hdr + GPT_ENTRIES_CRC))
+	if (rc == 0 && img_crc32(0, g->entries, g->entries_len) !=
+	    img_le32(g->hdr + GPT_ENTRIES_CRC))
 		rc = img_error(ctx, -EBADMSG, "'%s': GPT entry array CRC mismatch",
 		    dev->path);
 	return rc;
@@ -216,19 +176,19 @@ fit_entries(struct img_dev *dev, const struct gpt_hdr *h, struct gpt_copy *g,
 
 	for (uint32_t i = 0; i < h->num_entries; i++) {
 		uint8_t *e = g->entries + (size_t)i * h->entry_size;
-		uint64_t first = le64(e + GPTE_FIRST_LBA);
+		uint64_t first = img_le64(e + GPTE_FIRST_LBA);
 
 		if (memcmp(e, unused, 16) == 0)
 			continue;
 		if (i + 1 == grow_part && first <= last_usable) {
-			put64(e + GPTE_LAST_LBA, last_usable);
+			img_put_le64(e + GPTE_LAST_LBA, last_usable);
 			*grown = (last_usable - first + 1) * ss;
 		}
-		if (le64(e + GPTE_LAST_LBA) > last_usable)
+		if (img_le64(e + GPTE_LAST_LBA) > last_usable)
 			return img_error(ctx, -ENOSPC,
 			    "'%s': partition %u ends at sector %llu, beyond the last usable sector %llu of this disk",
 			    dev->path, i + 1,
-			    (unsigned long long)le64(e + GPTE_LAST_LBA),
+			    (unsigned long long)img_le64(e + GPTE_LAST_LBA),
 			    (unsigned long long)last_usable);
 	}
 	return 0;
@@ -238,12 +198,13 @@ static void
 seal_header(struct gpt_copy *g, uint64_t my, uint64_t alt,
     uint64_t entries_lba)
 {
-	put64(g->hdr + GPT_MY_LBA, my);
-	put64(g->hdr + GPT_ALT_LBA, alt);
-	put64(g->hdr + GPT_ENTRIES_LBA, entries_lba);
-	put32(g->hdr + GPT_ENTRIES_CRC, crc32(g->entries, g->entries_len));
-	put32(g->hdr + GPT_HDR_CRC, 0);
-	put32(g->hdr + GPT_HDR_CRC, crc32(g->hdr, g->hdr_size));
+	img_put_le64(g->hdr + GPT_MY_LBA, my);
+	img_put_le64(g->hdr + GPT_ALT_LBA, alt);
+	img_put_le64(g->hdr + GPT_ENTRIES_LBA, entries_lba);
+	img_put_le32(g->hdr + GPT_ENTRIES_CRC,
+	    img_crc32(0, g->entries, g->entries_len));
+	img_put_le32(g->hdr + GPT_HDR_CRC, 0);
+	img_put_le32(g->hdr + GPT_HDR_CRC, img_crc32(0, g->hdr, g->hdr_size));
 }
 
 /* The protective MBR's 0xEE entry covers the disk (or 2^32-1 sectors). */
@@ -258,9 +219,9 @@ fix_protective_mbr(struct img_dev *dev, uint64_t nlba, struct img_ctx *ctx)
 	for (int i = 0; i < 4; i++) {
 		uint8_t *e = mbr + 446 + 16 * i;
 
-		if (e[4] != 0xEE || le32(e + 8) != 1)
+		if (e[4] != 0xEE || img_le32(e + 8) != 1)
 			continue;	/* a hybrid MBR's other entries stay */
-		put32(e + 12, nlba - 1 > 0xffffffffu ? 0xffffffffu :
+		img_put_le32(e + 12, nlba - 1 > 0xffffffffu ? 0xffffffffu :
 		    (uint32_t)(nlba - 1));
 		return img_dev_pwrite(dev, mbr, sizeof(mbr), 0, ctx);
 	}
@@ -282,14 +243,14 @@ gpt_relocate(struct img_dev *dev, uint64_t new_size, unsigned grow_part,
 	rc = read_primary(dev, ss, nlba, &h, &g, ctx);
 	if (rc < 0)
 		goto out;
-	old_alt = le64(g.hdr + GPT_ALT_LBA);
+	old_alt = img_le64(g.hdr + GPT_ALT_LBA);
 	alt = nlba - 1;
 	bentries = alt - (g.entries_len + ss - 1) / ss;
 	last_usable = bentries - 1;
 	rc = fit_entries(dev, &h, &g, last_usable, grow_part, grown, ss, ctx);
 	if (rc < 0)
 		goto out;
-	put64(g.hdr + GPT_LAST_USABLE, last_usable);
+	img_put_le64(g.hdr + GPT_LAST_USABLE, last_usable);
 	/* backup copy first, then the primary: a crash in between leaves a
 	 * valid primary describing the old layout */
 	seal_header(&g, alt, 1, bentries);

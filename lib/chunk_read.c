@@ -52,8 +52,8 @@ decode_extents(struct img_reader *r, struct img_raw_chunk *rc,
 	uint64_t prev_end = 0, used = 0;
 
 	for (uint32_t i = 0; i < c->nextents; i++) {
-		uint32_t off = img_get32(r->ext_raw + 8 * i);
-		uint32_t len = img_get32(r->ext_raw + 8 * i + 4);
+		uint32_t off = img_le32(r->ext_raw + 8 * i);
+		uint32_t len = img_le32(r->ext_raw + 8 * i + 4);
 		uint64_t end = (uint64_t)off + len;
 
 		/* sorted, non-touching, inside the chunk, sector aligned
@@ -82,14 +82,14 @@ parse_record_header(struct img_reader *r, const uint8_t *h,
 		return img_error(ctx, -EBADMSG,
 		    "'%s': no chunk record at byte %llu (bad magic)",
 		    r->dev->path, (unsigned long long)c->record_pos);
-	c->flags = img_get32(h + IMG_CHK_FLAGS);
-	c->seq = img_get64(h + IMG_CHK_INDEX);
-	c->offset = img_get64(h + IMG_CHK_OFFSET);
-	c->length = img_get32(h + IMG_CHK_LENGTH);
-	c->stored = img_get32(h + IMG_CHK_STORED);
-	c->nextents = img_get32(h + IMG_CHK_NEXTENTS);
+	c->flags = img_le32(h + IMG_CHK_FLAGS);
+	c->seq = img_le64(h + IMG_CHK_INDEX);
+	c->offset = img_le64(h + IMG_CHK_OFFSET);
+	c->length = img_le32(h + IMG_CHK_LENGTH);
+	c->stored = img_le32(h + IMG_CHK_STORED);
+	c->nextents = img_le32(h + IMG_CHK_NEXTENTS);
 	memcpy(c->sha256, h + IMG_CHK_SHA256, IMG_SHA256_LEN);
-	if (img_get32(h + 36) != 0 ||
+	if (img_le32(h + 36) != 0 ||
 	    c->nextents > IMG_MAX_EXTENTS(r->hdr.chunk_size))
 		return img_error(ctx, -EBADMSG,
 		    "'%s': chunk record at byte %llu is malformed",
@@ -219,12 +219,12 @@ hash_entry(struct img_reader *r, const struct img_chunk *c)
 {
 	uint8_t e[IMG_INDEX_ENTRY_SIZE];
 
-	img_put64(e + IMG_IDX_OFFSET, c->offset);
-	img_put64(e + IMG_IDX_RECORD_POS, c->record_pos);
-	img_put32(e + IMG_IDX_LENGTH, c->length);
-	img_put32(e + IMG_IDX_STORED, c->stored);
-	img_put32(e + IMG_IDX_FLAGS, c->flags);
-	img_put32(e + IMG_IDX_USED, c->used);
+	img_put_le64(e + IMG_IDX_OFFSET, c->offset);
+	img_put_le64(e + IMG_IDX_RECORD_POS, c->record_pos);
+	img_put_le32(e + IMG_IDX_LENGTH, c->length);
+	img_put_le32(e + IMG_IDX_STORED, c->stored);
+	img_put_le32(e + IMG_IDX_FLAGS, c->flags);
+	img_put_le32(e + IMG_IDX_USED, c->used);
 	memcpy(e + IMG_IDX_SHA256, c->sha256, IMG_SHA256_LEN);
 	img_sha256_update(r->entries_hash, e, sizeof(e));
 }
@@ -272,7 +272,7 @@ static int
 finish_stream(struct img_reader *r, const uint8_t *h, struct img_ctx *ctx)
 {
 	uint64_t index_pos = r->dev->pos - IMG_CHUNK_HDR_SIZE;
-	uint64_t n = img_get64(h + 8);
+	uint64_t n = img_le64(h + 8);
 	uint8_t seen[IMG_SHA256_LEN], listed[IMG_SHA256_LEN];
 	uint8_t id[IMG_SHA256_LEN], ftr[IMG_FOOTER_SIZE];
 	int rc;

@@ -77,6 +77,46 @@ img_lz4_decompress(const void *src, size_t len, void *dst, size_t out_len)
 	return 0;
 }
 
+/* The CRC tables, computed by the preprocessor: no run-time setup and no
+ * mutable state. One step of the reflected CRC for polynomial P: */
+#define CRC_STEP(P, c)	(((c) >> 1) ^ ((P) & (0u - ((c) & 1u))))
+#define CRC_8(P, c)	CRC_STEP(P, CRC_STEP(P, CRC_STEP(P, CRC_STEP(P, \
+			CRC_STEP(P, CRC_STEP(P, CRC_STEP(P, CRC_STEP(P, c))))))))
+#define CRC_4(P, i)	CRC_8(P, (i) + 0u), CRC_8(P, (i) + 1u), \
+			CRC_8(P, (i) + 2u), CRC_8(P, (i) + 3u)
+#define CRC_16(P, i)	CRC_4(P, i), CRC_4(P, (i) + 4u), CRC_4(P, (i) + 8u), \
+			CRC_4(P, (i) + 12u)
+#define CRC_64(P, i)	CRC_16(P, i), CRC_16(P, (i) + 16u), \
+			CRC_16(P, (i) + 32u), CRC_16(P, (i) + 48u)
+#define CRC_TABLE(P)	{ CRC_64(P, 0u), CRC_64(P, 64u), CRC_64(P, 128u), \
+			CRC_64(P, 192u) }
+
+static const uint32_t crc32_table[256] = CRC_TABLE(0xEDB88320u);
+static const uint32_t crc32c_table[256] = CRC_TABLE(0x82F63B78u);
+
+static uint32_t
+crc_update(const uint32_t *table, uint32_t crc, const void *data, size_t len)
+{
+	const uint8_t *p = data;
+
+	crc = ~crc;
+	while (len--)
+		crc = table[(crc ^ *p++) & 0xff] ^ (crc >> 8);
+	return ~crc;
+}
+
+uint32_t
+img_crc32(uint32_t crc, const void *data, size_t len)
+{
+	return crc_update(crc32_table, crc, data, len);
+}
+
+uint32_t
+img_crc32c(uint32_t crc, const void *data, size_t len)
+{
+	return crc_update(crc32c_table, crc, data, len);
+}
+
 int
 img_is_zero(const void *buf, size_t len)
 {

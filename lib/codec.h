@@ -31,6 +31,12 @@ size_t img_lz4_compress(const void *src, size_t len, void *dst, size_t cap);
  * or decodes to any other length. Never writes past dst + out_len. */
 int img_lz4_decompress(const void *src, size_t len, void *dst, size_t out_len);
 
+/* CRC-32 (IEEE 802.3, as zlib and GPT) and CRC-32C (Castagnoli, as
+ * btrfs and XFS). Start with crc 0; feeding the result back in continues
+ * the same checksum over more data. */
+uint32_t img_crc32(uint32_t crc, const void *data, size_t len);
+uint32_t img_crc32c(uint32_t crc, const void *data, size_t len);
+
 /* 1 if all len bytes are zero. */
 int img_is_zero(const void *buf, size_t len);
 /* Writes 2*n hex digits and a NUL. */

@@ -16,6 +16,8 @@
 #include <stdint.h>
 #include <string.h>
 
+#include "endian.h"
+
 #define IMG_FORMAT_VERSION	1
 
 /* PNG-style magics: a high byte and CR LF SUB LF catch 7-bit and
@@ -139,46 +141,6 @@ enum img_region_kind {
 #define IMG_FTR_IDENTITY	48	/* SHA-256 of the index bytes */
 /* 80..95 reserved */
 #define IMG_FTR_CHECKSUM	96	/* SHA-256 of bytes 0..95 */
-
-static inline uint16_t
-img_get16(const uint8_t *p)
-{
-	return (uint16_t)(p[0] | p[1] << 8);
-}
-
-static inline uint32_t
-img_get32(const uint8_t *p)
-{
-	return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 |
-	    (uint32_t)p[3] << 24;
-}
-
-static inline uint64_t
-img_get64(const uint8_t *p)
-{
-	return (uint64_t)img_get32(p) | (uint64_t)img_get32(p + 4) << 32;
-}
-
-static inline void
-img_put16(uint8_t *p, uint16_t v)
-{
-	p[0] = (uint8_t)v;
-	p[1] = (uint8_t)(v >> 8);
-}
-
-static inline void
-img_put32(uint8_t *p, uint32_t v)
-{
-	for (int i = 0; i < 4; i++)
-		p[i] = (uint8_t)(v >> (8 * i));
-}
-
-static inline void
-img_put64(uint8_t *p, uint64_t v)
-{
-	img_put32(p, (uint32_t)v);
-	img_put32(p + 4, (uint32_t)(v >> 32));
-}
 
 /* Copies a string into a fixed NUL-padded field (truncating). */
 static inline void

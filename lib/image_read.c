@@ -53,23 +53,23 @@ decode_header(struct img_reader *r, const uint8_t *b, struct img_ctx *ctx)
 	if (memcmp(b + IMG_HDR_MAGIC, IMG_MAGIC, 8) != 0)
 		return img_error(ctx, -EBADMSG,
 		    "'%s' is not an imgtool image (bad magic)", path);
-	h->version = img_get32(b + IMG_HDR_VERSION);
+	h->version = img_le32(b + IMG_HDR_VERSION);
 	if (h->version != IMG_FORMAT_VERSION)
 		return img_error(ctx, -ENOTSUP,
 		    "'%s': image format version %u is not supported (this imgtool reads version %u)",
 		    path, h->version, IMG_FORMAT_VERSION);
-	if (img_get32(b + IMG_HDR_HEADER_SIZE) != IMG_HEADER_SIZE)
+	if (img_le32(b + IMG_HDR_HEADER_SIZE) != IMG_HEADER_SIZE)
 		return img_error(ctx, -EBADMSG, "'%s': bad header size %u",
-		    path, img_get32(b + IMG_HDR_HEADER_SIZE));
-	h->compat = img_get64(b + IMG_HDR_COMPAT);
-	h->incompat = img_get64(b + IMG_HDR_INCOMPAT);
-	h->ro_compat = img_get64(b + IMG_HDR_RO_COMPAT);
-	h->created = img_get64(b + IMG_HDR_CREATED);
-	h->source_size = img_get64(b + IMG_HDR_SOURCE_SIZE);
-	h->sector_size = img_get32(b + IMG_HDR_SECTOR_SIZE);
-	h->chunk_size = img_get32(b + IMG_HDR_CHUNK_SIZE);
-	h->meta_len = img_get32(b + IMG_HDR_META_LEN);
-	h->flags = img_get32(b + IMG_HDR_FLAGS);
+		    path, img_le32(b + IMG_HDR_HEADER_SIZE));
+	h->compat = img_le64(b + IMG_HDR_COMPAT);
+	h->incompat = img_le64(b + IMG_HDR_INCOMPAT);
+	h->ro_compat = img_le64(b + IMG_HDR_RO_COMPAT);
+	h->created = img_le64(b + IMG_HDR_CREATED);
+	h->source_size = img_le64(b + IMG_HDR_SOURCE_SIZE);
+	h->sector_size = img_le32(b + IMG_HDR_SECTOR_SIZE);
+	h->chunk_size = img_le32(b + IMG_HDR_CHUNK_SIZE);
+	h->meta_len = img_le32(b + IMG_HDR_META_LEN);
+	h->flags = img_le32(b + IMG_HDR_FLAGS);
 	img_get_str(b + IMG_HDR_TOOL, 32, h->tool);
 	memcpy(h->uuid, b + IMG_HDR_UUID, 16);
 	memcpy(h->checksum, b + IMG_HDR_CHECKSUM, IMG_SHA256_LEN);
@@ -107,9 +107,9 @@ check_meta(struct img_reader *r, struct img_ctx *ctx)
 			return img_error(ctx, -EBADMSG,
 			    "'%s': metadata record at %zu is truncated",
 			    r->dev->path, pos);
-		type = img_get16(r->meta + pos);
-		flags = img_get16(r->meta + pos + 2);
-		n = img_get32(r->meta + pos + 4);
+		type = img_le16(r->meta + pos);
+		flags = img_le16(r->meta + pos + 2);
+		n = img_le32(r->meta + pos + 4);
 		if (n > len - pos - IMG_META_REC_SIZE)
 			return img_error(ctx, -EBADMSG,
 			    "'%s': metadata record at %zu overruns the metadata",
@@ -185,11 +185,11 @@ img_decode_footer(struct img_reader *r, const uint8_t *b, uint64_t footer_pos,
 		return img_error(ctx, -EBADMSG,
 		    "'%s': footer missing or damaged at byte %llu (image truncated or corrupt)",
 		    r->dev->path, (unsigned long long)footer_pos);
-	f->index_pos = img_get64(b + IMG_FTR_INDEX_POS);
-	f->index_len = img_get64(b + IMG_FTR_INDEX_LEN);
-	f->chunks = img_get64(b + IMG_FTR_CHUNKS);
-	f->used = img_get64(b + IMG_FTR_USED);
-	f->stored = img_get64(b + IMG_FTR_STORED);
+	f->index_pos = img_le64(b + IMG_FTR_INDEX_POS);
+	f->index_len = img_le64(b + IMG_FTR_INDEX_LEN);
+	f->chunks = img_le64(b + IMG_FTR_CHUNKS);
+	f->used = img_le64(b + IMG_FTR_USED);
+	f->stored = img_le64(b + IMG_FTR_STORED);
 	memcpy(f->identity, b + IMG_FTR_IDENTITY, IMG_SHA256_LEN);
 	if (f->chunks > max_chunks(r) ||
 	    f->index_len != IMG_INDEX_HDR_SIZE + f->chunks * IMG_INDEX_ENTRY_SIZE ||
@@ -238,12 +238,12 @@ img_entry_decode(const uint8_t *e, uint64_t i, struct img_chunk *c)
 {
 	memset(c, 0, sizeof(*c));
 	c->seq = i;
-	c->offset = img_get64(e + IMG_IDX_OFFSET);
-	c->record_pos = img_get64(e + IMG_IDX_RECORD_POS);
-	c->length = img_get32(e + IMG_IDX_LENGTH);
-	c->stored = img_get32(e + IMG_IDX_STORED);
-	c->flags = img_get32(e + IMG_IDX_FLAGS);
-	c->used = img_get32(e + IMG_IDX_USED);
+	c->offset = img_le64(e + IMG_IDX_OFFSET);
+	c->record_pos = img_le64(e + IMG_IDX_RECORD_POS);
+	c->length = img_le32(e + IMG_IDX_LENGTH);
+	c->stored = img_le32(e + IMG_IDX_STORED);
+	c->flags = img_le32(e + IMG_IDX_FLAGS);
+	c->used = img_le32(e + IMG_IDX_USED);
 	memcpy(c->sha256, e + IMG_IDX_SHA256, IMG_SHA256_LEN);
 }
 
@@ -311,7 +311,7 @@ read_index(struct img_reader *r, struct img_ctx *ctx)
 	img_sha256_update(r->hash, r->index, r->count * IMG_INDEX_ENTRY_SIZE);
 	img_sha256_final(r->hash, id);
 	if (memcmp(hdr, IMG_INDEX_MAGIC, 4) != 0 ||
-	    img_get64(hdr + 8) != r->count ||
+	    img_le64(hdr + 8) != r->count ||
 	    memcmp(id, r->ftr.identity, IMG_SHA256_LEN) != 0)
 		return img_error(ctx, -EBADMSG,
 		    "'%s': index damaged (checksum mismatch at byte %llu)",
@@ -486,8 +486,8 @@ img_meta_next(const struct img_reader *r, size_t *pos, uint16_t *type,
 {
 	if (*pos >= r->hdr.meta_len)
 		return 0;
-	*type = img_get16(r->meta + *pos);
-	*len = img_get32(r->meta + *pos + 4);
+	*type = img_le16(r->meta + *pos);
+	*len = img_le32(r->meta + *pos + 4);
 	*payload = r->meta + *pos + IMG_META_REC_SIZE;
 	*pos += IMG_META_REC_SIZE + *len;
 	return 1;

@@ -103,15 +103,15 @@ img_chunk_header_encode(const struct img_chunk_buf *c, uint64_t seq,
 
 	memset(hdr, 0, IMG_CHUNK_HDR_SIZE);
 	memcpy(hdr + IMG_CHK_MAGIC, IMG_CHUNK_MAGIC, 4);
-	img_put32(hdr + IMG_CHK_FLAGS, c->flags);
-	img_put64(hdr + IMG_CHK_INDEX, seq);
-	img_put64(hdr + IMG_CHK_OFFSET, c->offset);
-	img_put32(hdr + IMG_CHK_LENGTH, c->length);
-	img_put32(hdr + IMG_CHK_STORED, c->stored);
-	img_put32(hdr + IMG_CHK_NEXTENTS, c->nextents);
+	img_put_le32(hdr + IMG_CHK_FLAGS, c->flags);
+	img_put_le64(hdr + IMG_CHK_INDEX, seq);
+	img_put_le64(hdr + IMG_CHK_OFFSET, c->offset);
+	img_put_le32(hdr + IMG_CHK_LENGTH, c->length);
+	img_put_le32(hdr + IMG_CHK_STORED, c->stored);
+	img_put_le32(hdr + IMG_CHK_NEXTENTS, c->nextents);
 	memcpy(hdr + IMG_CHK_SHA256, c->sha256, IMG_SHA256_LEN);
 	for (uint32_t i = 0; i < 2 * c->nextents; i++)
-		img_put32(ext + 4 * i, c->extents[i]);
+		img_put_le32(ext + 4 * i, c->extents[i]);
 	img_sha256_init(h);
 	img_sha256_update(h, hdr, IMG_CHK_CHECK);
 	img_sha256_update(h, ext, (size_t)c->nextents * IMG_EXTENT_SIZE);
@@ -139,9 +139,9 @@ img_meta_add(struct img_meta_buf *m, uint16_t type, uint16_t flags,
 		m->data = d;
 		m->cap = cap;
 	}
-	img_put16(m->data + m->len, type);
-	img_put16(m->data + m->len + 2, flags);
-	img_put32(m->data + m->len + 4, len);
+	img_put_le16(m->data + m->len, type);
+	img_put_le16(m->data + m->len + 2, flags);
+	img_put_le32(m->data + m->len + 4, len);
 	if (len)
 		memcpy(m->data + m->len + IMG_META_REC_SIZE, payload, len);
 	m->len = need;
@@ -163,18 +163,18 @@ encode_header(const struct img_writer_params *p, uint8_t *hdr,
 
 	memset(hdr, 0, IMG_HEADER_SIZE);
 	memcpy(hdr + IMG_HDR_MAGIC, IMG_MAGIC, 8);
-	img_put32(hdr + IMG_HDR_VERSION, IMG_FORMAT_VERSION);
-	img_put32(hdr + IMG_HDR_HEADER_SIZE, IMG_HEADER_SIZE);
-	img_put64(hdr + IMG_HDR_CREATED, (uint64_t)time(NULL));
-	img_put64(hdr + IMG_HDR_SOURCE_SIZE, p->source_size);
-	img_put32(hdr + IMG_HDR_SECTOR_SIZE, p->sector_size);
-	img_put32(hdr + IMG_HDR_CHUNK_SIZE, p->chunk_size);
-	img_put32(hdr + IMG_HDR_META_LEN, (uint32_t)p->meta_len);
-	img_put32(hdr + IMG_HDR_FLAGS, p->flags);
+	img_put_le32(hdr + IMG_HDR_VERSION, IMG_FORMAT_VERSION);
+	img_put_le32(hdr + IMG_HDR_HEADER_SIZE, IMG_HEADER_SIZE);
+	img_put_le64(hdr + IMG_HDR_CREATED, (uint64_t)time(NULL));
+	img_put_le64(hdr + IMG_HDR_SOURCE_SIZE, p->source_size);
+	img_put_le32(hdr + IMG_HDR_SECTOR_SIZE, p->sector_size);
+	img_put_le32(hdr + IMG_HDR_CHUNK_SIZE, p->chunk_size);
+	img_put_le32(hdr + IMG_HDR_META_LEN, (uint32_t)p->meta_len);
+	img_put_le32(hdr + IMG_HDR_FLAGS, p->flags);
 	img_put_str(hdr + IMG_HDR_TOOL, 32, "imgtool " PACKAGE_VERSION);
 	/* The image id only needs to be unique, not secret. */
 	if (getrandom(uuid, sizeof(uuid), GRND_NONBLOCK) != sizeof(uuid))
-		img_put64(uuid, (uint64_t)time(NULL) ^ (uint64_t)clock());
+		img_put_le64(uuid, (uint64_t)time(NULL) ^ (uint64_t)clock());
 	memcpy(hdr + IMG_HDR_UUID, uuid, sizeof(uuid));
 	img_sha256_init(h);
 	img_sha256_update(h, hdr, IMG_HDR_CHECKSUM);
@@ -233,12 +233,12 @@ index_append(struct img_writer *w, const struct img_chunk_buf *c,
 		w->index_cap = cap;
 	}
 	e = w->index + IMG_INDEX_HDR_SIZE + w->seq * IMG_INDEX_ENTRY_SIZE;
-	img_put64(e + IMG_IDX_OFFSET, c->offset);
-	img_put64(e + IMG_IDX_RECORD_POS, record_pos);
-	img_put32(e + IMG_IDX_LENGTH, c->length);
-	img_put32(e + IMG_IDX_STORED, c->stored);
-	img_put32(e + IMG_IDX_FLAGS, c->flags);
-	img_put32(e + IMG_IDX_USED, c->used);
+	img_put_le64(e + IMG_IDX_OFFSET, c->offset);
+	img_put_le64(e + IMG_IDX_RECORD_POS, record_pos);
+	img_put_le32(e + IMG_IDX_LENGTH, c->length);
+	img_put_le32(e + IMG_IDX_STORED, c->stored);
+	img_put_le32(e + IMG_IDX_FLAGS, c->flags);
+	img_put_le32(e + IMG_IDX_USED, c->used);
 	memcpy(e + IMG_IDX_SHA256, c->sha256, IMG_SHA256_LEN);
 	return 0;
 }
@@ -292,15 +292,15 @@ img_writer_finish(struct img_writer *w, char identity[65],
 
 	memset(w->index, 0, IMG_INDEX_HDR_SIZE);
 	memcpy(w->index, IMG_INDEX_MAGIC, 4);
-	img_put64(w->index + 8, w->seq);
+	img_put_le64(w->index + 8, w->seq);
 	img_sha256(w->hash, w->index, index_len, id);
 
 	memcpy(ftr + IMG_FTR_MAGIC, IMG_FOOTER_MAGIC, 8);
-	img_put64(ftr + IMG_FTR_INDEX_POS, index_pos);
-	img_put64(ftr + IMG_FTR_INDEX_LEN, index_len);
-	img_put64(ftr + IMG_FTR_CHUNKS, w->seq);
-	img_put64(ftr + IMG_FTR_USED, w->used);
-	img_put64(ftr + IMG_FTR_STORED, w->stored);
+	img_put_le64(ftr + IMG_FTR_INDEX_POS, index_pos);
+	img_put_le64(ftr + IMG_FTR_INDEX_LEN, index_len);
+	img_put_le64(ftr + IMG_FTR_CHUNKS, w->seq);
+	img_put_le64(ftr + IMG_FTR_USED, w->used);
+	img_put_le64(ftr + IMG_FTR_STORED, w->stored);
 	memcpy(ftr + IMG_FTR_IDENTITY, id, IMG_SHA256_LEN);
 	img_sha256(w->hash, ftr, IMG_FTR_CHECKSUM, ftr + IMG_FTR_CHECKSUM);
 

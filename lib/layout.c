@@ -17,13 +17,13 @@
 static void
 decode_region(const uint8_t *b, struct img_region *v)
 {
-	v->start = img_get64(b + IMG_REG_START);
-	v->len = img_get64(b + IMG_REG_LEN);
-	v->used = img_get64(b + IMG_REG_USED);
-	v->kind = img_get32(b + IMG_REG_KIND);
-	v->number = img_get32(b + IMG_REG_NUMBER);
-	v->flags = img_get32(b + IMG_REG_FLAGS);
-	v->block_size = img_get32(b + IMG_REG_BLOCK_SIZE);
+	v->start = img_le64(b + IMG_REG_START);
+	v->len = img_le64(b + IMG_REG_LEN);
+	v->used = img_le64(b + IMG_REG_USED);
+	v->kind = img_le32(b + IMG_REG_KIND);
+	v->number = img_le32(b + IMG_REG_NUMBER);
+	v->flags = img_le32(b + IMG_REG_FLAGS);
+	v->block_size = img_le32(b + IMG_REG_BLOCK_SIZE);
 	img_get_str(b + IMG_REG_FSTYPE, 16, v->fstype);
 	img_get_str(b + IMG_REG_PTTYPE, 40, v->pttype);
 	img_get_str(b + IMG_REG_LABEL, 64, v->label);

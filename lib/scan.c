@@ -529,13 +529,13 @@ static void
 encode_region(const struct img_scan_region *r, uint8_t *b)
 {
 	memset(b, 0, IMG_REGION_SIZE);
-	img_put64(b + IMG_REG_START, r->start);
-	img_put64(b + IMG_REG_LEN, r->len);
-	img_put64(b + IMG_REG_USED, r->used);
-	img_put32(b + IMG_REG_KIND, r->kind);
-	img_put32(b + IMG_REG_NUMBER, r->number);
-	img_put32(b + IMG_REG_FLAGS, r->flags);
-	img_put32(b + IMG_REG_BLOCK_SIZE, r->block_size);
+	img_put_le64(b + IMG_REG_START, r->start);
+	img_put_le64(b + IMG_REG_LEN, r->len);
+	img_put_le64(b + IMG_REG_USED, r->used);
+	img_put_le32(b + IMG_REG_KIND, r->kind);
+	img_put_le32(b + IMG_REG_NUMBER, r->number);
+	img_put_le32(b + IMG_REG_FLAGS, r->flags);
+	img_put_le32(b + IMG_REG_BLOCK_SIZE, r->block_size);
 	img_put_str(b + IMG_REG_FSTYPE, 16, r->fstype);
 	img_put_str(b + IMG_REG_PTTYPE, 40, r->pttype);
 	img_put_str(b + IMG_REG_LABEL, 64, r->label);
@@ -553,7 +553,7 @@ img_scan_encode_meta(const struct img_scan *s, struct img_meta_buf *m)
 
 	img_put_str(layout + IMG_LAYOUT_SCHEME, 8, s->scheme);
 	img_put_str(layout + IMG_LAYOUT_ID, 40, s->disk_id);
-	img_put32(layout + IMG_LAYOUT_NPARTS, s->nparts);
+	img_put_le32(layout + IMG_LAYOUT_NPARTS, s->nparts);
 	rc = img_meta_add(m, IMG_META_LAYOUT, 0, layout, sizeof(layout));
 	for (unsigned i = 0; rc == 0 && i < s->nregions; i++) {
 		encode_region(&s->regions[i], reg);

@@ -66,14 +66,14 @@ add_region(struct img_view *v, const uint8_t *p, uint32_t len)
 
 	if (len < IMG_REGION_SIZE)
 		return 0;
-	kind = img_get32(p + IMG_REG_KIND);
+	kind = img_le32(p + IMG_REG_KIND);
 	if (kind != IMG_REGION_PART && kind != IMG_REGION_FS)
 		return 0;
 	part.number = kind == IMG_REGION_PART ?
-	    img_get32(p + IMG_REG_NUMBER) : 0;
-	part.start = img_get64(p + IMG_REG_START);
-	part.len = img_get64(p + IMG_REG_LEN);
-	part.container = !!(img_get32(p + IMG_REG_FLAGS) &
+	    img_le32(p + IMG_REG_NUMBER) : 0;
+	part.start = img_le64(p + IMG_REG_START);
+	part.len = img_le64(p + IMG_REG_LEN);
+	part.container = !!(img_le32(p + IMG_REG_FLAGS) &
 	    IMG_REGION_CONTAINER);
 	img_get_str(p + IMG_REG_FSTYPE, 16, part.fstype);
 	img_get_str(p + IMG_REG_LABEL, 64, part.label);

@@ -23,60 +23,24 @@
 
 #define MARKER "imgtool-exfat-deleted-marker-9e2b"
 
-struct scan {
-	struct img_ctx *ctx;
-	struct img_dev *dev;
-	struct fs_info fs;
-	struct img_extents used;
-	int probe_rc, used_rc;
-	int warnings;
-	char desc[256];
-};
+
 
 static void
-count_warning(enum img_log_level level, const char *msg, void *arg)
+scan_open(struct test_fs_scan *s, const char *path, uint64_t off, uint64_t len)
 {
-	struct scan *s = arg;
-
-	(void)msg;
-	s->warnings += level == IMG_LOG_WARN;
+	test_fs_scan_open(s, &fs_exfat_ops, "exfat", path, off, len);
 }
 
 static void
-scan_open(struct scan *s, const char *path, uint64_t off, uint64_t len)
+scan_close(struct test_fs_scan *s)
 {
-	memset(s, 0, sizeof(*s));
-	s->ctx = img_ctx_new();
-	ck_assert_ptr_nonnull(s->ctx);
-	img_ctx_set_log(s->ctx, count_warning, s);
-	img_extents_init(&s->used);
-	ck_assert_img_ok(img_dev_open(path, IMG_DEV_READ, &s->dev, s->ctx),
-	    s->ctx);
-	s->fs.type = "exfat";
-	s->fs.off = off;
-	s->fs.len = len ? len : s->dev->size - off;
-	s->probe_rc = fs_exfat_ops.probe(s->dev, &s->fs, s->ctx);
-	if (s->probe_rc != 0)
-		return;
-	s->used_rc = fs_exfat_ops.used_extents(s->dev, &s->fs, &s->used,
-	    s->ctx);
-	fs_exfat_ops.describe(&s->fs, s->desc, sizeof(s->desc));
+	test_fs_scan_close(s);
 }
 
-static void
-scan_close(struct scan *s)
-{
-	if (s->probe_rc == 0)
-		fs_exfat_ops.release(&s->fs);
-	img_extents_free(&s->used);
-	img_dev_close(s->dev);
-	img_ctx_free(s->ctx);
-}
-
-static struct scan
+static struct test_fs_scan
 scan_of(const char *img)
 {
-	struct scan s;
+	struct test_fs_scan s;
 
 	scan_open(&s, img, 0, 0);
 	return s;
@@ -89,7 +53,7 @@ scan_of(const char *img)
 } while (0)
 
 static void
-assert_extents_sane(const struct scan *s)
+assert_extents_sane(const struct test_fs_scan *s)
 {
 	uint64_t end = s->fs.off;
 
@@ -136,7 +100,7 @@ make_exfat(const char *name, unsigned mib, const char *losetup_opts,
 }
 
 static void
-assert_no_marker(const struct scan *s, const char *img)
+assert_no_marker(const struct test_fs_scan *s, const char *img)
 {
 	const char *offs = test_path("marker.off");
 	unsigned long long off;
@@ -164,7 +128,7 @@ check_against_dump(const char *img)
 	long long free_cl = dump_field(img, "Free Clusters");
 	long long cs = dump_field(img, "Cluster size");
 	unsigned long long d_used, d_total;
-	struct scan s;
+	struct test_fs_scan s;
 
 	test_sh("fsck.exfat -n '%s' >/dev/null 2>&1", img);
 	s = scan_of(img);
@@ -224,7 +188,7 @@ START_TEST(test_offset)
 {
 	const char *img = make_exfat("plain.img", 48, "", "");
 	const char *big = test_path("big.img");
-	struct scan a, b;
+	struct test_fs_scan a, b;
 
 	test_sh("truncate -s 56M '%s' && dd if='%s' of='%s' bs=1M seek=1 "
 	    "conv=notrunc status=none", big, img, big);
@@ -343,7 +307,7 @@ patch(const char *path, uint64_t off, uint64_t value, unsigned len)
 START_TEST(test_dirty)
 {
 	const char *img = make_exfat("dirty.img", 32, "", "");
-	struct scan s;
+	struct test_fs_scan s;
 	uint64_t before;
 
 	s = scan_of(img);
@@ -370,7 +334,7 @@ START_TEST(test_two_fats)
 	uint64_t bme, total = 0, cs, fat_len;
 	uint32_t first, f, g;
 	struct vol v;
-	struct scan s;
+	struct test_fs_scan s;
 
 	vol_open(&v, img);
 	cs = v.cs;
@@ -417,7 +381,7 @@ START_TEST(test_two_fats)
 	/* with ActiveFat 0 the count is one less (G unmarked) */
 	{
 		unsigned long long used1, used0;
-		struct scan t;
+		struct test_fs_scan t;
 
 		ck_assert_int_eq(sscanf(strstr(s.desc, "clusters, ") + 10,
 		    "%llu", &used1), 1);
@@ -436,7 +400,7 @@ END_TEST
 START_TEST(test_truncated)
 {
 	const char *img = test_path("trunc.img");
-	struct scan s;
+	struct test_fs_scan s;
 
 	test_sh("rm -f '%s' && truncate -s 32M '%s' && mkfs.exfat '%s' "
 	    ">/dev/null && truncate -s 1600K '%s'", img, img, img, img);
@@ -489,7 +453,7 @@ START_TEST(test_hostile_boot)
 	const char *base = test_path("hb.img"), *work = test_path("hbw.img");
 	const struct boot_patch *c = &boot_patches[_i];
 	struct vol v;
-	struct scan s;
+	struct test_fs_scan s;
 
 	test_sh("[ -f '%s' ] || { truncate -s 32M '%s' && mkfs.exfat '%s' "
 	    ">/dev/null; }; cp '%s' '%s'", base, base, base, base, work);
@@ -559,7 +523,7 @@ START_TEST(test_hostile_meta)
 	uint8_t d[32];
 	uint64_t at = 0;
 	struct vol v;
-	struct scan s;
+	struct test_fs_scan s;
 
 	test_sh("[ -f '%s' ] || { truncate -s 32M '%s' && mkfs.exfat -c 512 "
 	    "'%s' >/dev/null; }; cp '%s' '%s'", base, base, base, base, work);
@@ -608,7 +572,7 @@ START_TEST(test_hostile_loops)
 	const char *img = test_path("loop.img");
 	uint8_t d[32];
 	struct vol v;
-	struct scan s;
+	struct test_fs_scan s;
 
 	test_sh("rm -f '%s' && truncate -s 16M '%s' && mkfs.exfat -c 512 "
 	    "'%s' >/dev/null", img, img, img);
@@ -637,7 +601,7 @@ START_TEST(test_hostile_garbage)
 	static uint8_t buf[65536];
 	uint8_t boot[512], root[512];
 	struct vol v;
-	struct scan s;
+	struct test_fs_scan s;
 
 	test_fill_random(buf, sizeof(buf), 42);
 	memcpy(buf, "\xEB\x76\x90" "EXFAT   ", 11);

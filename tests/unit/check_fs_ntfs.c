@@ -23,54 +23,18 @@
 
 #define MARKER "imgtool-ntfs-deleted-marker-4c1d"
 
-struct scan {
-	struct img_ctx *ctx;
-	struct img_dev *dev;
-	struct fs_info fs;
-	struct img_extents used;
-	int probe_rc, used_rc;
-	int warnings;
-	char desc[256];
-};
+
 
 static void
-count_warning(enum img_log_level level, const char *msg, void *arg)
+scan_open(struct test_fs_scan *s, const char *path, uint64_t off, uint64_t len)
 {
-	struct scan *s = arg;
-
-	(void)msg;
-	s->warnings += level == IMG_LOG_WARN;
+	test_fs_scan_open(s, &fs_ntfs_ops, "ntfs", path, off, len);
 }
 
 static void
-scan_open(struct scan *s, const char *path, uint64_t off, uint64_t len)
+scan_close(struct test_fs_scan *s)
 {
-	memset(s, 0, sizeof(*s));
-	s->ctx = img_ctx_new();
-	ck_assert_ptr_nonnull(s->ctx);
-	img_ctx_set_log(s->ctx, count_warning, s);
-	img_extents_init(&s->used);
-	ck_assert_img_ok(img_dev_open(path, IMG_DEV_READ, &s->dev, s->ctx),
-	    s->ctx);
-	s->fs.type = "ntfs";
-	s->fs.off = off;
-	s->fs.len = len ? len : s->dev->size - off;
-	s->probe_rc = fs_ntfs_ops.probe(s->dev, &s->fs, s->ctx);
-	if (s->probe_rc != 0)
-		return;
-	s->used_rc = fs_ntfs_ops.used_extents(s->dev, &s->fs, &s->used,
-	    s->ctx);
-	fs_ntfs_ops.describe(&s->fs, s->desc, sizeof(s->desc));
-}
-
-static void
-scan_close(struct scan *s)
-{
-	if (s->probe_rc == 0)
-		fs_ntfs_ops.release(&s->fs);
-	img_extents_free(&s->used);
-	img_dev_close(s->dev);
-	img_ctx_free(s->ctx);
+	test_fs_scan_close(s);
 }
 
 #define ck_assert_scan_ok(s) do {					\
@@ -80,7 +44,7 @@ scan_close(struct scan *s)
 } while (0)
 
 static void
-assert_extents_sane(const struct scan *s)
+assert_extents_sane(const struct test_fs_scan *s)
 {
 	uint64_t end = s->fs.off;
 
@@ -127,7 +91,7 @@ make_ntfs(const char *name, unsigned mib, const char *opts)
 
 /* No stored byte holds MARKER (it is in the file: deleted, not wiped). */
 static void
-assert_no_marker(const struct scan *s, const char *img)
+assert_no_marker(const struct test_fs_scan *s, const char *img)
 {
 	const char *offs = test_path("marker.off");
 	unsigned long long off;
@@ -152,7 +116,7 @@ check_against_ntfsinfo(const char *img, unsigned sector)
 	long long free_cl = ntfsinfo_field(img, "Free Clusters");
 	long long cs = ntfsinfo_field(img, "Cluster Size");
 	unsigned long long d_used, d_total;
-	struct scan s;
+	struct test_fs_scan s;
 
 	scan_open(&s, img, 0, 0);
 	ck_assert_scan_ok(&s);
@@ -206,7 +170,7 @@ START_TEST(test_offset)
 	const char *img = make_ntfs("plain.img", 48, "");
 	const char *big = test_path("big.img");
 	uint64_t part = 51ull << 20;
-	struct scan a, b;
+	struct test_fs_scan a, b;
 
 	test_sh("truncate -s 56M '%s' && dd if='%s' of='%s' bs=1M seek=1 "
 	    "conv=notrunc status=none", big, img, big);
@@ -344,10 +308,10 @@ data_lcn(const struct vol *v, unsigned n, uint64_t *len)
 	return lcn;
 }
 
-static struct scan
+static struct test_fs_scan
 scan_of(const char *img)
 {
-	struct scan s;
+	struct test_fs_scan s;
 
 	scan_open(&s, img, 0, 0);
 	return s;
@@ -361,7 +325,7 @@ START_TEST(test_dirty)
 	uint8_t r[4096];
 	uint32_t a;
 	uint64_t before;
-	struct scan s;
+	struct test_fs_scan s;
 
 	s = scan_of(img);
 	ck_assert_scan_ok(&s);
@@ -444,7 +408,7 @@ START_TEST(test_logfile)
 	const char *base = test_path("logbase.img");
 	const char *img = test_path("log.img");
 	struct vol v;
-	struct scan s;
+	struct test_fs_scan s;
 
 	test_sh("rm -f '%s' && truncate -s 32M '%s' && mkntfs -Q -F '%s' "
 	    ">/dev/null 2>&1 && cp '%s' '%s'", base, base, base, base, img);
@@ -538,7 +502,7 @@ START_TEST(test_split_bitmap)
 	test_sh("ntfsfix -n '%s' >/dev/null 2>&1", img);
 	check_against_ntfsinfo(img, 512);
 	{
-		struct scan s = scan_of(img);
+		struct test_fs_scan s = scan_of(img);
 
 		ck_assert_scan_ok(&s);
 		ck_assert_uint_eq(img_extents_covered(&s.used, f * 512, 512),
@@ -554,7 +518,7 @@ END_TEST
 START_TEST(test_truncated)
 {
 	const char *img = test_path("trunc.img");
-	struct scan s;
+	struct test_fs_scan s;
 
 	test_sh("rm -f '%s' && truncate -s 32M '%s' && mkntfs -Q -F '%s' "
 	    ">/dev/null 2>&1 && truncate -s 8M '%s'", img, img, img, img);
@@ -600,7 +564,7 @@ START_TEST(test_hostile_boot)
 	const char *base = test_path("hb.img"), *work = test_path("hbw.img");
 	const struct boot_patch *c = &boot_patches[_i];
 	uint8_t le[8];
-	struct scan s;
+	struct test_fs_scan s;
 
 	test_sh("[ -f '%s' ] || { truncate -s 32M '%s' && mkntfs -Q -F '%s' "
 	    ">/dev/null 2>&1; }; cp '%s' '%s'", base, base, base, base, work);
@@ -675,7 +639,7 @@ START_TEST(test_hostile_records)
 	uint8_t r[4096];
 	uint32_t at = 0;
 	struct vol v;
-	struct scan s;
+	struct test_fs_scan s;
 
 	test_sh("[ -f '%s' ] || { truncate -s 32M '%s' && mkntfs -Q -F '%s' "
 	    ">/dev/null 2>&1; }; cp '%s' '%s'", base, base, base, base, work);
@@ -711,7 +675,7 @@ START_TEST(test_hostile_bitmap)
 	uint8_t zero = 0, r[4096];
 	uint64_t len, lcn;
 	struct vol v;
-	struct scan s;
+	struct test_fs_scan s;
 
 	test_sh("rm -f '%s' && truncate -s 32M '%s' && mkntfs -Q -F '%s' "
 	    ">/dev/null 2>&1", img, img, img);
@@ -742,7 +706,7 @@ START_TEST(test_hostile_garbage)
 	uint8_t orig[4 * 4096 + 512];
 	static const unsigned recs[] = { 0, 2, 3, 6 };
 	struct vol v;
-	struct scan s;
+	struct test_fs_scan s;
 
 	test_fill_random(buf, sizeof(buf), 42);
 	memcpy(buf + 3, "NTFS    ", 8);

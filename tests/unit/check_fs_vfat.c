@@ -18,63 +18,27 @@
 
 #define MARKER "imgtool-vfat-deleted-marker-7f3a"
 
-struct scan {
-	struct img_ctx *ctx;
-	struct img_dev *dev;
-	struct fs_info fs;
-	struct img_extents used;
-	int probe_rc, used_rc;
-	int warnings;
-	char desc[256];
-};
 
 #define ck_assert_probe_ok(s) ck_assert_msg((s)->probe_rc == 0,		\
     "probe rc=%d: %s", (s)->probe_rc, img_ctx_message((s)->ctx))
 
-static void
-count_warning(enum img_log_level level, const char *msg, void *arg)
-{
-	struct scan *s = arg;
-
-	(void)msg;
-	s->warnings += level == IMG_LOG_WARN;
-}
 
 /* probe + used_extents of the FAT at [off, off + len) of path. */
 static void
-scan_open(struct scan *s, const char *path, uint64_t off, uint64_t len)
+scan_open(struct test_fs_scan *s, const char *path, uint64_t off, uint64_t len)
 {
-	memset(s, 0, sizeof(*s));
-	s->ctx = img_ctx_new();
-	ck_assert_ptr_nonnull(s->ctx);
-	img_ctx_set_log(s->ctx, count_warning, s);
-	img_extents_init(&s->used);
-	ck_assert_img_ok(img_dev_open(path, IMG_DEV_READ, &s->dev, s->ctx),
-	    s->ctx);
-	s->fs.type = "vfat";
-	s->fs.off = off;
-	s->fs.len = len ? len : s->dev->size - off;
-	s->probe_rc = fs_vfat_ops.probe(s->dev, &s->fs, s->ctx);
-	if (s->probe_rc != 0)
-		return;
-	s->used_rc = fs_vfat_ops.used_extents(s->dev, &s->fs, &s->used,
-	    s->ctx);
-	fs_vfat_ops.describe(&s->fs, s->desc, sizeof(s->desc));
+	test_fs_scan_open(s, &fs_vfat_ops, "vfat", path, off, len);
 }
 
 static void
-scan_close(struct scan *s)
+scan_close(struct test_fs_scan *s)
 {
-	if (s->probe_rc == 0)
-		fs_vfat_ops.release(&s->fs);
-	img_extents_free(&s->used);
-	img_dev_close(s->dev);
-	img_ctx_free(s->ctx);
+	test_fs_scan_close(s);
 }
 
 /* Extents are sorted, disjoint, inside the filesystem. */
 static void
-assert_extents_sane(const struct scan *s)
+assert_extents_sane(const struct test_fs_scan *s)
 {
 	uint64_t end = s->fs.off;
 
@@ -132,7 +96,7 @@ check_against_fsck(const char *img, int bits)
 	long long data = fsck_field(img, FSCK_DATA);
 	unsigned long long d_used, d_total;
 	char fat[16];
-	struct scan s;
+	struct test_fs_scan s;
 
 	scan_open(&s, img, 0, 0);
 	ck_assert_probe_ok(&s);
@@ -200,7 +164,7 @@ START_TEST(test_offset)
 {
 	const char *img = make_fat("plain.img", 16, 20480, "");
 	const char *big = test_path("big.img");
-	struct scan a, b;
+	struct test_fs_scan a, b;
 
 	test_sh("truncate -s 24M '%s' && dd if='%s' of='%s' bs=1M seek=1 "
 	    "conv=notrunc status=none", big, img, big);
@@ -229,7 +193,7 @@ START_TEST(test_bad_clusters)
 	const char *img = test_path("bad.img");
 	const char *list = test_path("bad.txt");
 	static const unsigned long long bad_kib[] = { 5000, 5001, 9000 };
-	struct scan s;
+	struct test_fs_scan s;
 
 	test_sh("printf '5000\\n5001\\n9000\\n' > '%s' && rm -f '%s' && "
 	    "mkfs.fat -F 16 -l '%s' -C '%s' 20480 >/dev/null", list, img,
@@ -253,7 +217,7 @@ END_TEST
 START_TEST(test_small_fat32_refused)
 {
 	const char *img = test_path("small32.img");
-	struct scan s;
+	struct test_fs_scan s;
 
 	test_sh("rm -f '%s' && mkfs.fat -F 32 -C '%s' 20480 >/dev/null 2>&1",
 	    img, img);
@@ -273,7 +237,7 @@ patch(const char *path, uint64_t off, const void *bytes, size_t len)
 static int
 probe_dirty(const char *img)
 {
-	struct scan s;
+	struct test_fs_scan s;
 	int dirty;
 
 	scan_open(&s, img, 0, 0);
@@ -323,7 +287,7 @@ START_TEST(test_fat_copies_disagree)
 	const uint8_t eoc[4] = { 0xFF, 0xFF, 0xFF, 0x0F };
 	const uint8_t wrong_free[4] = { 1, 0, 0, 0 };
 	uint32_t cl = 70000;	/* far past the few used clusters */
-	struct scan s;
+	struct test_fs_scan s;
 
 	patch(img, 32 * 512 + fat_bytes + 4 * cl, eoc, 4);
 	patch(img, 1 * 512 + 488, wrong_free, 4);	/* FSI_Free_Count */
@@ -343,7 +307,7 @@ END_TEST
 START_TEST(test_fat_unreadable)
 {
 	const char *img = test_path("trunc.img");
-	struct scan s;
+	struct test_fs_scan s;
 
 	test_sh("rm -f '%s' && mkfs.fat -F 12 -C '%s' 4096 >/dev/null && "
 	    "truncate -s 1024 '%s'", img, img, img);
@@ -414,7 +378,7 @@ START_TEST(test_hostile_fields)
 		const struct corruption *c = &corruptions[i];
 		uint8_t le[4] = { c->value, c->value >> 8, c->value >> 16,
 		    c->value >> 24 };
-		struct scan s;
+		struct test_fs_scan s;
 
 		test_sh("cp '%s' '%s'", c->fat32 ? img32 : img16, work);
 		patch(work, c->off, le, c->len);
@@ -434,7 +398,7 @@ START_TEST(test_hostile_garbage)
 	const char *img = test_path("g16.img"), *work = test_path("gw.img");
 	static uint8_t buf[65536];
 	uint8_t boot[512];
-	struct scan s;
+	struct test_fs_scan s;
 	FILE *f;
 
 	test_fill_random(buf, sizeof(buf), 42);

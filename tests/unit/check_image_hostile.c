@@ -175,7 +175,7 @@ START_TEST(garbage_is_not_an_image)
 	/* the right magic and nothing else */
 	memset(buf, 0, 4096);
 	memcpy(buf, IMG_MAGIC, 8);
-	img_put32(buf + IMG_HDR_VERSION, 1);
+	img_put_le32(buf + IMG_HDR_VERSION, 1);
 	assert_refused(verify_buf(buf, 4096, 0, ctx), ctx, 0);
 	img_ctx_free(ctx);
 }
@@ -187,7 +187,7 @@ static void
 fix_header(uint8_t *buf)
 {
 	struct img_sha256 *h = img_sha256_new();
-	uint32_t meta_len = img_get32(buf + IMG_HDR_META_LEN);
+	uint32_t meta_len = img_le32(buf + IMG_HDR_META_LEN);
 
 	img_sha256_init(h);
 	img_sha256_update(h, buf, IMG_HDR_CHECKSUM);
@@ -203,8 +203,8 @@ fix_index(uint8_t *buf, size_t len)
 {
 	struct img_sha256 *h = img_sha256_new();
 	uint8_t *ftr = buf + len - IMG_FOOTER_SIZE;
-	uint64_t pos = img_get64(ftr + IMG_FTR_INDEX_POS);
-	uint64_t ilen = img_get64(ftr + IMG_FTR_INDEX_LEN);
+	uint64_t pos = img_le64(ftr + IMG_FTR_INDEX_POS);
+	uint64_t ilen = img_le64(ftr + IMG_FTR_INDEX_LEN);
 
 	img_sha256(h, buf + pos, ilen, ftr + IMG_FTR_IDENTITY);
 	img_sha256(h, ftr, IMG_FTR_CHECKSUM, ftr + IMG_FTR_CHECKSUM);
@@ -214,7 +214,7 @@ fix_index(uint8_t *buf, size_t len)
 static uint8_t *
 entry(uint8_t *buf, size_t len, unsigned i)
 {
-	uint64_t pos = img_get64(buf + len - IMG_FOOTER_SIZE + IMG_FTR_INDEX_POS);
+	uint64_t pos = img_le64(buf + len - IMG_FOOTER_SIZE + IMG_FTR_INDEX_POS);
 
 	return buf + pos + IMG_INDEX_HDR_SIZE + i * IMG_INDEX_ENTRY_SIZE;
 }
@@ -253,9 +253,9 @@ START_TEST(crafted_header_fields)
 
 		memcpy(buf, sample, sample_len);
 		if (hc->width == 4)
-			img_put32(buf + hc->off, (uint32_t)hc->value);
+			img_put_le32(buf + hc->off, (uint32_t)hc->value);
 		else
-			img_put64(buf + hc->off, hc->value);
+			img_put_le64(buf + hc->off, hc->value);
 		fix_header(buf);
 		rc = verify_buf(buf, sample_len, 0, ctx);
 		ck_assert_msg(rc == hc->expect, "case %zu: rc=%d (%s)", i, rc,
@@ -275,16 +275,16 @@ START_TEST(crafted_critical_metadata)
 	uint8_t *buf = malloc(sample_len);
 
 	memcpy(buf, sample, sample_len);
-	img_put16(buf + IMG_HEADER_SIZE, 77);			/* type */
-	img_put16(buf + IMG_HEADER_SIZE + 2, IMG_META_CRITICAL);
+	img_put_le16(buf + IMG_HEADER_SIZE, 77);			/* type */
+	img_put_le16(buf + IMG_HEADER_SIZE + 2, IMG_META_CRITICAL);
 	fix_header(buf);
 	ck_assert_int_eq(verify_buf(buf, sample_len, 0, ctx), -ENOTSUP);
 	/* an unknown record that is not critical is skipped */
-	img_put16(buf + IMG_HEADER_SIZE + 2, 0);
+	img_put_le16(buf + IMG_HEADER_SIZE + 2, 0);
 	fix_header(buf);
 	ck_assert_img_ok(verify_buf(buf, sample_len, 0, ctx), ctx);
 	/* a record length that overruns the metadata */
-	img_put32(buf + IMG_HEADER_SIZE + 4, 7);
+	img_put_le32(buf + IMG_HEADER_SIZE + 4, 7);
 	fix_header(buf);
 	ck_assert_int_eq(verify_buf(buf, sample_len, 0, ctx), -EBADMSG);
 	free(buf);
@@ -329,9 +329,9 @@ START_TEST(crafted_index_entries)
 		memcpy(buf, sample, sample_len);
 		e = entry(buf, sample_len, ic->entry);
 		if (ic->width == 4)
-			img_put32(e + ic->off, (uint32_t)ic->value);
+			img_put_le32(e + ic->off, (uint32_t)ic->value);
 		else
-			img_put64(e + ic->off, ic->value);
+			img_put_le64(e + ic->off, ic->value);
 		fix_index(buf, sample_len);
 		rc = verify_buf(buf, sample_len, 0, ctx);
 		ck_assert_msg(rc == -EBADMSG, "case %zu: rc=%d (%s)", i, rc,
@@ -358,7 +358,7 @@ START_TEST(crafted_footer)
 			int rc;
 
 			memcpy(buf, sample, sample_len);
-			img_put64(ftr + offs[i], values[v]);
+			img_put_le64(ftr + offs[i], values[v]);
 			img_sha256(h, ftr, IMG_FTR_CHECKSUM,
 			    ftr + IMG_FTR_CHECKSUM);
 			rc = verify_buf(buf, sample_len, 0, ctx);

@@ -199,3 +199,44 @@ test_write_sample_image(const char *path, uint8_t *expect)
 	img_dev_close(out);
 	img_ctx_free(ctx);
 }
+
+static void
+count_warning(enum img_log_level level, const char *msg, void *arg)
+{
+	struct test_fs_scan *s = arg;
+
+	(void)msg;
+	s->warnings += level == IMG_LOG_WARN;
+}
+
+void
+test_fs_scan_open(struct test_fs_scan *s, const struct fs_ops *ops,
+    const char *type, const char *path, uint64_t off, uint64_t len)
+{
+	memset(s, 0, sizeof(*s));
+	s->ops = ops;
+	s->ctx = img_ctx_new();
+	ck_assert_ptr_nonnull(s->ctx);
+	img_ctx_set_log(s->ctx, count_warning, s);
+	img_extents_init(&s->used);
+	ck_assert_img_ok(img_dev_open(path, IMG_DEV_READ, &s->dev, s->ctx),
+	    s->ctx);
+	s->fs.type = type;
+	s->fs.off = off;
+	s->fs.len = len ? len : s->dev->size - off;
+	s->probe_rc = ops->probe(s->dev, &s->fs, s->ctx);
+	if (s->probe_rc != 0)
+		return;
+	s->used_rc = ops->used_extents(s->dev, &s->fs, &s->used, s->ctx);
+	ops->describe(&s->fs, s->desc, sizeof(s->desc));
+}
+
+void
+test_fs_scan_close(struct test_fs_scan *s)
+{
+	if (s->probe_rc == 0 && s->ops->release)
+		s->ops->release(&s->fs);
+	img_extents_free(&s->used);
+	img_dev_close(s->dev);
+	img_ctx_free(s->ctx);
+}

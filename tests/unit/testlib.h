@@ -35,6 +35,27 @@ void test_write_file(const char *path, const void *buf, size_t len,
 /* 1 if cmd is on PATH. */
 int test_have(const char *cmd);
 
+
+/* One filesystem module run over [off, off+len) of a file, as the scanner
+ * runs it: probe, then (if it probed) used_extents and describe. */
+struct fs_ops;
+#include "extents.h"
+#include "formats.h"
+struct test_fs_scan {
+	struct img_ctx *ctx;
+	struct img_dev *dev;
+	const struct fs_ops *ops;
+	struct fs_info fs;
+	struct img_extents used;
+	int probe_rc, used_rc;
+	int warnings;		/* img_warn calls seen */
+	char desc[256];
+};
+/* len 0 = to the end of the file. */
+void test_fs_scan_open(struct test_fs_scan *s, const struct fs_ops *ops,
+    const char *type, const char *path, uint64_t off, uint64_t len);
+void test_fs_scan_close(struct test_fs_scan *s);
+
 #endif
 
 /* A small sample image written with the real writer: chunk size 4 KiB,
