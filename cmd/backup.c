@@ -21,6 +21,7 @@ static const char *const usage[] = {
 	"      --raw              copy every byte; do not read filesystems",
 	"      --force-mounted    copy a filesystem mounted read-write anyway",
 	"      --chunk-size SIZE  chunk size, a power of two from 4K to 16M (default 2M)",
+	"  -j, --threads N       worker threads (default: one per CPU)",
 	"  -q, --quiet            no progress and no summary",
 	"  -h, --help             show this help",
 	NULL
@@ -31,6 +32,7 @@ static const struct option longopts[] = {
 	{ "raw", no_argument, NULL, 'r' },
 	{ "force-mounted", no_argument, NULL, 'M' },
 	{ "chunk-size", required_argument, NULL, 'c' },
+	{ "threads", required_argument, NULL, 'j' },
 	{ "quiet", no_argument, NULL, 'q' },
 	{ "help", no_argument, NULL, 'h' },
 	{ NULL, 0, NULL, 0 }
@@ -60,11 +62,17 @@ cmd_backup(int argc, char **argv)
 	uint64_t size;
 	int c, quiet = 0, rc;
 
-	while ((c = getopt_long(argc, argv, "fqh", longopts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "fqhj:", longopts, NULL)) != -1) {
 		switch (c) {
 		case 'f': opts.force = 1; break;
 		case 'r': opts.raw = 1; break;
 		case 'M': opts.force_mounted = 1; break;
+		case 'j':
+			if (parse_number(optarg, &opts.threads) < 0 ||
+			    opts.threads == 0 || opts.threads > 64)
+				return usage_error("backup", usage,
+				    "bad thread count '%s' (1 to 64)", optarg);
+			break;
 		case 'q': quiet = 1; break;
 		case 'c':
 			if (parse_size(optarg, &size) < 0 || size > UINT32_MAX)

@@ -25,6 +25,7 @@ static const char *const usage[] = {
 	"      --no-verify        do not read the target back",
 	"      --raw              copy every byte; do not read filesystems",
 	"      --force-mounted    copy a source mounted read-write anyway",
+	"  -j, --threads N       worker threads (default: one per CPU)",
 	"  -q, --quiet            no progress and no summary",
 	"  -h, --help             show this help",
 	"",
@@ -39,6 +40,7 @@ static const struct option longopts[] = {
 	{ "no-verify", no_argument, NULL, 'V' },
 	{ "raw", no_argument, NULL, 'r' },
 	{ "force-mounted", no_argument, NULL, 'M' },
+	{ "threads", required_argument, NULL, 'j' },
 	{ "quiet", no_argument, NULL, 'q' },
 	{ "help", no_argument, NULL, 'h' },
 	{ NULL, 0, NULL, 0 }
@@ -54,13 +56,19 @@ cmd_clone(int argc, char **argv)
 	int c, quiet = 0, rc;
 	char used[32], checked[32];
 
-	while ((c = getopt_long(argc, argv, "nyqh", longopts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "nyqhj:", longopts, NULL)) != -1) {
 		switch (c) {
 		case 'n': opts.dry_run = 1; break;
 		case 'y': opts.confirm = NULL; break;
 		case 'V': opts.no_verify = 1; break;
 		case 'r': opts.raw = 1; break;
 		case 'M': opts.force_mounted = 1; break;
+		case 'j':
+			if (parse_number(optarg, &opts.threads) < 0 ||
+			    opts.threads == 0 || opts.threads > 64)
+				return usage_error("clone", usage,
+				    "bad thread count '%s' (1 to 64)", optarg);
+			break;
 		case 'q': quiet = 1; break;
 		case 'h':
 			print_usage(stdout, usage);

@@ -31,6 +31,7 @@ static const char *const usage[] = {
 	"      --zero            write zeros where the image stores nothing",
 	"      --discard         discard (TRIM, or punch holes in a file) there",
 	"      --no-check-first  do not read the whole image before writing",
+	"  -j, --threads N       worker threads (default: one per CPU)",
 	"  -q, --quiet           no progress and no summary",
 	"  -h, --help            show this help",
 	"",
@@ -46,6 +47,7 @@ static const struct option longopts[] = {
 	{ "discard", no_argument, NULL, 'd' },
 	{ "zero", no_argument, NULL, 'z' },
 	{ "no-check-first", no_argument, NULL, 'N' },
+	{ "threads", required_argument, NULL, 'j' },
 	{ "quiet", no_argument, NULL, 'q' },
 	{ "help", no_argument, NULL, 'h' },
 	{ NULL, 0, NULL, 0 }
@@ -61,7 +63,7 @@ cmd_restore(int argc, char **argv)
 	int c, quiet = 0, rc;
 	char size[32];
 
-	while ((c = getopt_long(argc, argv, "yp:nqh", longopts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "yp:nqhj:", longopts, NULL)) != -1) {
 		switch (c) {
 		case 'y': opts.confirm = NULL; break;
 		case 'p':
@@ -75,6 +77,12 @@ cmd_restore(int argc, char **argv)
 		case 'd': opts.discard_unused = 1; break;
 		case 'z': opts.zero_unused = 1; break;
 		case 'N': opts.no_preverify = 1; break;
+		case 'j':
+			if (parse_number(optarg, &opts.threads) < 0 ||
+			    opts.threads == 0 || opts.threads > 64)
+				return usage_error("restore", usage,
+				    "bad thread count '%s' (1 to 64)", optarg);
+			break;
 		case 'q': quiet = 1; break;
 		case 'h':
 			print_usage(stdout, usage);

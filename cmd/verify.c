@@ -20,8 +20,9 @@ static const char *const usage[] = {
 	"from IMAGE, or its source) and name each chunk that differs.",
 	"",
 	"  -a, --against DEVICE  compare the image's used bytes with DEVICE",
-	"  -q, --quiet   no progress; print only damage",
-	"  -h, --help    show this help",
+	"  -j, --threads N       worker threads (default: one per CPU)",
+	"  -q, --quiet           no progress; print only damage",
+	"  -h, --help            show this help",
 	"",
 	"exit status: 0 sound (and equal), 1 differs or could not read,",
 	"2 usage, 3 damaged",
@@ -30,6 +31,7 @@ static const char *const usage[] = {
 
 static const struct option longopts[] = {
 	{ "against", required_argument, NULL, 'a' },
+	{ "threads", required_argument, NULL, 'j' },
 	{ "quiet", no_argument, NULL, 'q' },
 	{ "help", no_argument, NULL, 'h' },
 	{ NULL, 0, NULL, 0 }
@@ -54,9 +56,15 @@ cmd_verify(int argc, char **argv)
 	int c, quiet = 0, rc;
 	char used[32];
 
-	while ((c = getopt_long(argc, argv, "a:qh", longopts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "a:qhj:", longopts, NULL)) != -1) {
 		switch (c) {
 		case 'a': opts.against = optarg; break;
+		case 'j':
+			if (parse_number(optarg, &opts.threads) < 0 ||
+			    opts.threads == 0 || opts.threads > 64)
+				return usage_error("verify", usage,
+				    "bad thread count '%s' (1 to 64)", optarg);
+			break;
 		case 'q': quiet = 1; break;
 		case 'h':
 			print_usage(stdout, usage);
