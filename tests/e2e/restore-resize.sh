@@ -118,4 +118,27 @@ printf 'X' | dd of=small.raw bs=1 seek=$((P3 + 4096 * 3 + 7)) conv=notrunc statu
 assert_exit 1 "$IMGTOOL" verify -q --against small.raw disk.img
 assert_stderr_grep "different chunk at offset [0-9]+: differs from the device"
 assert_stderr_grep "'small.raw': 1 of [0-9]+ chunks differ from the image 'disk.img'"
+# --- --grow with NTFS as the last partition (ntfsresize on a loop device) ---
+if [ "$FULL" = 1 ] && command -v mkntfs > /dev/null && command -v ntfsresize > /dev/null; then
+    truncate -s 100M nd.raw
+    sfdisk -q nd.raw <<PARTS || fail "sfdisk"
+label: gpt
+start=2048, size=40MiB, type=EBD0A0A2-B9E5-4433-87C0-68B6B72699C7, name=win
+PARTS
+    truncate -s 40M ntfs.raw
+    mkntfs -Q -F -L win ntfs.raw > /dev/null 2>&1 || fail "mkntfs"
+    part_place nd.raw $MIB ntfs.raw
+    run_imgtool backup -q nd.raw nd.img
+    truncate -s 300M ngrow.raw
+    run_imgtool restore --yes --grow nd.img ngrow.raw
+    grep -q "partition 1 and its ntfs filesystem now take" "$T/stderr" || { cat "$T/stderr"; fail "ntfs grow: no report"; }
+    sgdisk -v ngrow.raw | grep -q "No problems found" || fail "ntfs grow: sgdisk -v"
+    nsize=$(sfdisk -d ngrow.raw | sed -n '/name="win"/ s/.*size= *\([0-9]*\).*/\1/p')
+    part_extract ngrow.raw $MIB $((nsize * 512)) ntfs.grown
+    ntfsfix -n ntfs.grown > fix.out 2>&1 || { cat fix.out; fail "ntfs grow: ntfsfix -n"; }
+    vol=$(ntfsinfo -f -m ntfs.grown 2>/dev/null | sed -n 's/^[[:space:]]*Volume Size in Clusters: *//p')
+    csz=$(ntfsinfo -f -m ntfs.grown 2>/dev/null | sed -n 's/^[[:space:]]*Cluster Size: *//p')
+    [ -n "$vol" ] && [ $((vol * csz)) -gt $((250 * MIB)) ] || fail "ntfs grow: volume is $vol clusters of $csz"
+    note "ntfs grow: volume $((vol * csz)) bytes in a $((nsize * 512))-byte partition"
+fi
 echo "restore-resize: ok"
