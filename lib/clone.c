@@ -309,6 +309,10 @@ img_clone(const struct img_clone_opts *opts, struct img_clone_result *res,
 	    img_dev_reread_partitions(c.tgt) < 0)
 		img_warn(ctx, "the kernel could not re-read the partition table of '%s'; run partprobe or reboot before using its partitions",
 		    c.tgt->path);
+	if (rc < 0) {		/* the plan is only handed out with success */
+		free(res->plan);
+		res->plan = NULL;
+	}
 	free(c.hashes);
 	img_extents_free(&c.used);
 	img_layout_free(&c.layout);

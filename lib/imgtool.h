@@ -120,8 +120,8 @@ struct img_restore_result {
 	/* On a damaged stream: the target holds image data below this logical
 	 * offset and nothing was written at or above it. */
 	uint64_t written_below;
-	/* What was (or, with dry_run, would be) done; several lines. Free
-	 * with free(). */
+	/* What was (or, with dry_run, would be) done; several lines. Set
+	 * only on success; free with free(). */
 	char *plan;
 };
 
@@ -145,7 +145,8 @@ struct img_clone_result {
 	uint64_t source_size;
 	uint64_t used_bytes;	/* bytes copied */
 	uint64_t verified_bytes; /* bytes read back and compared */
-	char *plan;		/* what was (would be) done; free() it */
+	char *plan;		/* what was (would be) done; on success only;
+				 * free() it */
 };
 
 /* Copies the used blocks of source to target with no image in between,

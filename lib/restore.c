@@ -268,6 +268,10 @@ img_restore(const struct img_restore_opts *opts,
 	}
 	if (rc == 0)
 		res->written_below = s.src_end;
+	if (rc < 0) {		/* the plan is only handed out with success */
+		free(res->plan);
+		res->plan = NULL;
+	}
 	img_layout_free(&s.layout);
 	img_dev_close(s.tgt);
 	img_reader_close(s.rd);

@@ -110,6 +110,7 @@ decodes_to_sample(struct img_ctx *ctx)
 	unlink(o.target);
 	if (img_restore(&o, &res, ctx) < 0)
 		return 0;
+	free(res.plan);
 	fd = open(o.target, O_RDONLY);
 	same = read(fd, got, sizeof(got)) == (ssize_t)sizeof(got) &&
 	    memcmp(got, expect, sizeof(got)) == 0;

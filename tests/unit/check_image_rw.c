@@ -147,6 +147,7 @@ START_TEST(restore_new_and_dirty_target)
 	/* a new file: exactly the expected content, unused bytes zero */
 	o.target = test_path("new.raw");
 	ck_assert_img_ok(img_restore(&o, &res, ctx), ctx);
+	free(res.plan);
 	fd = open(o.target, O_RDONLY);
 	ck_assert_int_eq(read(fd, got, sizeof(got)), (ssize_t)sizeof(got));
 	close(fd);
@@ -158,6 +159,7 @@ START_TEST(restore_new_and_dirty_target)
 	test_fill_random(junk, sizeof(junk), 99);
 	test_write_file(o.target, junk, sizeof(junk), 0);
 	ck_assert_img_ok(img_restore(&o, &res, ctx), ctx);
+	free(res.plan);
 	fd = open(o.target, O_RDONLY);
 	ck_assert_int_eq(read(fd, got, sizeof(got)), (ssize_t)sizeof(got));
 	close(fd);
@@ -171,6 +173,7 @@ START_TEST(restore_new_and_dirty_target)
 	/* --zero: unused ranges become zeros too */
 	o.zero_unused = 1;
 	ck_assert_img_ok(img_restore(&o, &res, ctx), ctx);
+	free(res.plan);
 	fd = open(o.target, O_RDONLY);
 	ck_assert_int_eq(read(fd, got, sizeof(got)), (ssize_t)sizeof(got));
 	close(fd);
