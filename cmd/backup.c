@@ -19,6 +19,7 @@ static const char *const usage[] = {
 	"",
 	"  -f, --force            overwrite IMAGE if it exists",
 	"      --raw              copy every byte; do not read filesystems",
+	"      --direct           read the source with O_DIRECT (keeps the page cache)",
 	"      --force-mounted    copy a filesystem mounted read-write anyway",
 	"      --chunk-size SIZE  chunk size, a power of two from 4K to 16M (default 2M)",
 	"  -j, --threads N       worker threads (default: one per CPU)",
@@ -31,6 +32,7 @@ static const struct option longopts[] = {
 	{ "force", no_argument, NULL, 'f' },
 	{ "raw", no_argument, NULL, 'r' },
 	{ "force-mounted", no_argument, NULL, 'M' },
+	{ "direct", no_argument, NULL, 'D' },
 	{ "chunk-size", required_argument, NULL, 'c' },
 	{ "threads", required_argument, NULL, 'j' },
 	{ "quiet", no_argument, NULL, 'q' },
@@ -67,6 +69,7 @@ cmd_backup(int argc, char **argv)
 		case 'f': opts.force = 1; break;
 		case 'r': opts.raw = 1; break;
 		case 'M': opts.force_mounted = 1; break;
+		case 'D': opts.direct = 1; break;
 		case 'j':
 			if (parse_number(optarg, &opts.threads) < 0 ||
 			    opts.threads == 0 || opts.threads > 64)

@@ -24,6 +24,7 @@ static const char *const usage[] = {
 	"  -y, --yes              do not ask for confirmation",
 	"      --no-verify        do not read the target back",
 	"      --raw              copy every byte; do not read filesystems",
+	"      --direct           read the source with O_DIRECT (keeps the page cache)",
 	"      --force-mounted    copy a source mounted read-write anyway",
 	"  -j, --threads N       worker threads (default: one per CPU)",
 	"  -q, --quiet            no progress and no summary",
@@ -40,6 +41,7 @@ static const struct option longopts[] = {
 	{ "no-verify", no_argument, NULL, 'V' },
 	{ "raw", no_argument, NULL, 'r' },
 	{ "force-mounted", no_argument, NULL, 'M' },
+	{ "direct", no_argument, NULL, 'D' },
 	{ "threads", required_argument, NULL, 'j' },
 	{ "quiet", no_argument, NULL, 'q' },
 	{ "help", no_argument, NULL, 'h' },
@@ -63,6 +65,7 @@ cmd_clone(int argc, char **argv)
 		case 'V': opts.no_verify = 1; break;
 		case 'r': opts.raw = 1; break;
 		case 'M': opts.force_mounted = 1; break;
+		case 'D': opts.direct = 1; break;
 		case 'j':
 			if (parse_number(optarg, &opts.threads) < 0 ||
 			    opts.threads == 0 || opts.threads > 64)

@@ -186,7 +186,8 @@ img_backup(const struct img_backup_opts *opts, struct img_backup_result *res,
 	memset(res, 0, sizeof(*res));
 	rc = check_opts(opts, &b.chunk_size, ctx);
 	if (rc == 0)
-		rc = img_dev_open(opts->source, IMG_DEV_READ, &b.src, ctx);
+		rc = img_dev_open(opts->source, IMG_DEV_READ |
+		    (opts->direct ? IMG_DEV_DIRECT : 0), &b.src, ctx);
 	if (rc < 0)
 		return rc;
 	if (b.src->is_stream)

@@ -45,7 +45,8 @@ open_devices(struct clone *c, struct img_ctx *ctx)
 	struct stat st;
 	int rc;
 
-	rc = img_dev_open(o->source, IMG_DEV_READ, &c->src, ctx);
+	rc = img_dev_open(o->source, IMG_DEV_READ |
+	    (o->direct ? IMG_DEV_DIRECT : 0), &c->src, ctx);
 	if (rc < 0)
 		return rc;
 	if (c->src->is_stream || c->src->size == 0)

@@ -18,6 +18,7 @@ enum {
 	IMG_DEV_WRITE	= 1 << 0,	/* open read-write */
 	IMG_DEV_CREATE	= 1 << 1,	/* create a regular file if missing */
 	IMG_DEV_EXCL	= 1 << 2,	/* O_EXCL on block devices (not mounted) */
+	IMG_DEV_DIRECT	= 1 << 3,	/* also open with O_DIRECT for reads */
 };
 
 struct img_dev {
@@ -33,6 +34,7 @@ struct img_dev {
 	dev_t rdev;		/* block devices only */
 	uint64_t pos;		/* streams: bytes transferred so far */
 	int owns_fd;
+	int direct_fd;		/* O_DIRECT twin of fd for aligned reads, or -1 */
 };
 
 /* Opens path; returns 0 or -errno (message names the path). */

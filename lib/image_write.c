@@ -33,7 +33,9 @@ int
 img_chunk_buf_init(struct img_chunk_buf *c, unsigned chunk_size)
 {
 	memset(c, 0, sizeof(*c));
-	c->data = malloc(chunk_size);
+	/* page aligned, so that O_DIRECT reads can land in it */
+	if (posix_memalign((void **)&c->data, 4096, chunk_size) != 0)
+		c->data = NULL;
 	c->comp = malloc(img_lz4_bound(chunk_size));
 	c->extents = malloc(2 * sizeof(uint32_t) * IMG_MAX_EXTENTS(chunk_size));
 	c->hash = img_sha256_new();

@@ -69,6 +69,7 @@ struct img_backup_opts {
 	int force;		/* overwrite an existing image */
 	int raw;		/* copy every byte, do not read filesystems */
 	int force_mounted;	/* allow a source mounted read-write */
+	int direct;		/* read the source with O_DIRECT (no cache) */
 	unsigned threads;	/* 0 = number of online CPUs */
 };
 
@@ -134,6 +135,7 @@ struct img_clone_opts {
 	const char *target;	/* block device or file (created if missing) */
 	int raw;		/* copy every byte, do not read filesystems */
 	int force_mounted;	/* allow a source mounted read-write */
+	int direct;		/* read the source with O_DIRECT (no cache) */
 	int no_verify;		/* skip reading the target back */
 	int dry_run;		/* check everything, describe, write nothing */
 	img_confirm_fn confirm;	/* NULL = no confirmation */

@@ -43,6 +43,11 @@ if command -v python3 > /dev/null; then
         || fail "json does not parse or counts disagree"
 fi
 
+# --direct reads past the page cache and must give the very same image
+run_imgtool backup -q --direct src.raw direct.img
+[ "$(sed -n 's/^identity: *//p' <("$IMGTOOL" info direct.img))" = "$id" ] \
+    || fail "--direct backup differs from the cached one"
+
 # through pipes: backup - | restore -
 "$IMGTOOL" backup -q src.raw - | "$IMGTOOL" restore -q --yes - piped.raw || fail "pipe round trip failed"
 cmp src.raw piped.raw || fail "piped restore differs"
