@@ -40,6 +40,14 @@ struct fs_info {
 	void *priv;		/* module state between probe and release */
 };
 
+/* A volume inside a container (an LVM logical volume on a PV): a byte
+ * range the scanner probes and scans like a partition. */
+struct fs_subvol {
+	uint64_t off;		/* absolute byte offset on the device */
+	uint64_t len;		/* bytes */
+	char name[72];		/* for humans and `imgtool info`: "vg/lv" */
+};
+
 struct fs_ops {
 	const char *name;		/* blkid TYPE */
 	const char *const *aliases;	/* more TYPEs handled, NULL-terminated */
@@ -57,6 +65,15 @@ struct fs_ops {
 	 * metadata is inconsistent: the scanner then copies it in full. */
 	int (*used_extents)(struct img_dev *dev, const struct fs_info *fs,
 	    struct img_extents *used, struct img_ctx *ctx);
+	/* Containers only (NULL otherwise): called after used_extents
+	 * succeeded. Fills *vols (malloc'ed, the caller frees it; NULL when
+	 * *n is 0) with the volumes whose content the scanner should probe
+	 * and scan like partitions; each lies within [fs->off, fs->off +
+	 * fs->len) and outside what used_extents added. Bytes of the
+	 * container that are in neither are free. 0 or <0 (message in ctx;
+	 * the scanner then copies the container in full). */
+	int (*sub_volumes)(struct img_dev *dev, const struct fs_info *fs,
+	    struct fs_subvol **vols, unsigned *n, struct img_ctx *ctx);
 	void (*release)(struct fs_info *fs);	/* may be NULL */
 };
 
@@ -113,6 +130,7 @@ extern const struct fs_ops fs_btrfs_ops;
 extern const struct fs_ops fs_ntfs_ops;
 extern const struct fs_ops fs_exfat_ops;
 extern const struct fs_ops fs_xfs_ops;
+extern const struct fs_ops fs_lvm_ops;
 extern const struct fs_ops fs_raw_ops;
 extern const struct pt_ops pt_dos_ops, pt_gpt_ops;
 

@@ -18,6 +18,8 @@ static const struct fs_ops *const fs_table[] = {
 	&fs_ntfs_ops,
 	&fs_exfat_ops,
 	&fs_xfs_ops,
+	/* a container: its logical volumes are scanned as sub-volumes */
+	&fs_lvm_ops,
 	/* keep last: copies everything; used for any TYPE no module claims */
 	&fs_raw_ops,
 };

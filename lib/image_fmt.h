@@ -96,6 +96,9 @@ enum img_region_kind {
 	IMG_REGION_PART = 2,	/* a partition */
 	IMG_REGION_FS = 3,	/* an unpartitioned filesystem */
 	IMG_REGION_WHOLE = 4,	/* the whole source */
+	IMG_REGION_VOLUME = 5,	/* a volume in a container (LVM LV): name
+				 * holds "vg/lv"; lies inside the region of
+				 * its container (a partition or fs) */
 };
 #define IMG_REGION_FULL		(1u << 0)	/* copied in full */
 #define IMG_REGION_DIRTY	(1u << 1)	/* fs not cleanly unmounted */

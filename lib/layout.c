@@ -173,6 +173,7 @@ img_region_kind_name(uint32_t kind)
 	case IMG_REGION_PART:	return "partition";
 	case IMG_REGION_FS:	return "filesystem";
 	case IMG_REGION_WHOLE:	return "whole";
+	case IMG_REGION_VOLUME:	return "volume";
 	default:		return "unknown";
 	}
 }

@@ -100,6 +100,66 @@ mark_full(struct img_scan *s, struct img_scan_region *r, const char *why)
 	return img_extents_add(&s->used, r->start, r->len);
 }
 
+static int scan_filesystem(struct img_dev *dev, struct img_scan *s,
+    struct img_scan_region *r, const struct probe_result *pres,
+    struct img_ctx *ctx);
+
+/* A container's volumes (LVM logical volumes), each checked to lie inside
+ * region r. A container inside a volume is not descended into: it is
+ * copied in full. */
+static int
+get_volumes(struct img_dev *dev, const struct fs_info *fs,
+    const struct fs_ops *ops, const struct img_scan_region *r,
+    struct fs_subvol **vols, unsigned *n, struct img_ctx *ctx)
+{
+	int rc;
+
+	if (r->kind == IMG_REGION_VOLUME)
+		return img_error(ctx, -ENOTSUP, "'%s': a %s inside volume '%s' is not descended into",
+		    dev->path, ops->name, r->name);
+	rc = ops->sub_volumes(dev, fs, vols, n, ctx);
+	for (unsigned i = 0; rc == 0 && i < *n; i++) {
+		const struct fs_subvol *v = &(*vols)[i];
+
+		if (v->len == 0 || v->off < r->start || v->len > r->len ||
+		    v->off - r->start > r->len - v->len)
+			rc = img_error(ctx, -EBADMSG, "'%s': volume '%s' lies outside its container",
+			    dev->path, v->name);
+	}
+	if (rc < 0) {
+		free(*vols);
+		*vols = NULL;
+		*n = 0;
+	}
+	return rc;
+}
+
+/* Each volume becomes a region of its own, probed and scanned like a
+ * partition (unknown content is copied in full). */
+static int
+scan_volumes(struct img_dev *dev, struct img_scan *s,
+    const struct fs_subvol *vols, unsigned n, struct img_ctx *ctx)
+{
+	struct img_scan_region *r;
+	struct probe_result pres;
+	blkid_probe pr;
+	int rc = 0;
+
+	for (unsigned i = 0; rc == 0 && i < n; i++) {
+		r = add_region(s, IMG_REGION_VOLUME, vols[i].off, vols[i].len);
+		if (!r)
+			return img_error(ctx, -ENOMEM, "out of memory");
+		snprintf(r->name, sizeof(r->name), "%s", vols[i].name);
+		pr = probe_range(dev, vols[i].off, vols[i].len, 0, &pres);
+		if (!pr)
+			return img_error(ctx, -ENOMEM, "'%s': cannot probe volume '%s'",
+			    dev->path, vols[i].name);
+		rc = scan_filesystem(dev, s, r, &pres, ctx);
+		blkid_free_probe(pr);
+	}
+	return rc;
+}
+
 /* Runs the fs module for region r. A module that fails or does not
  * recognise the content leaves the region copied in full, with a warning. */
 static int
@@ -112,7 +172,9 @@ scan_filesystem(struct img_dev *dev, struct img_scan *s,
 	};
 	const struct fs_ops *ops = fs_ops_find(pres->type);
 	struct img_extents used;
-	char where[32] = "the disk";
+	struct fs_subvol *vols = NULL;
+	unsigned nvols = 0;
+	char where[96] = "the disk";
 	int rc;
 
 	snprintf(r->fstype, sizeof(r->fstype), "%s", pres->type);
@@ -120,6 +182,8 @@ scan_filesystem(struct img_dev *dev, struct img_scan *s,
 	snprintf(r->uuid, sizeof(r->uuid), "%s", pres->uuid);
 	if (r->number)
 		snprintf(where, sizeof(where), "partition %u", r->number);
+	if (r->kind == IMG_REGION_VOLUME)
+		snprintf(where, sizeof(where), "volume '%s'", r->name);
 	if (ops == &fs_raw_ops) {
 		if (pres->type[0])
 			img_warn(ctx, "%s: %s is not a filesystem imgtool reads; copying it in full",
@@ -152,6 +216,8 @@ scan_filesystem(struct img_dev *dev, struct img_scan *s,
 		}
 		rc = ops->used_extents(dev, &fs, &used, ctx);
 	}
+	if (rc == 0 && ops->sub_volumes)
+		rc = get_volumes(dev, &fs, ops, r, &vols, &nvols, ctx);
 	if (ops->release)
 		ops->release(&fs);
 	if (rc != 0) {
@@ -159,6 +225,7 @@ scan_filesystem(struct img_dev *dev, struct img_scan *s,
 		    where, pres->type, ctx->msg[0] ? ctx->msg :
 		    "not recognised");
 		img_extents_free(&used);
+		free(vols);
 		return mark_full(s, r, rc < 0 ? "damaged metadata" :
 		    "not recognised");
 	}
@@ -175,6 +242,10 @@ scan_filesystem(struct img_dev *dev, struct img_scan *s,
 			rc = img_extents_add(&s->used, a, b - a);
 	}
 	img_extents_free(&used);
+	/* r may move: add_region reallocates the array */
+	if (rc == 0 && nvols)
+		rc = scan_volumes(dev, s, vols, nvols, ctx);
+	free(vols);
 	return rc;
 }
 
