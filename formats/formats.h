@@ -38,6 +38,11 @@ struct fs_info {
 	char uuid[40];
 	unsigned flags;		/* FS_INFO_* */
 	void *priv;		/* module state between probe and release */
+	/* Set by the scanner; used_extents may add ranges (inside the used
+	 * ones) that the filesystem needs only as zeros, such as an ext4
+	 * inode table past its last used inode: they are restored as zeros
+	 * and never read, so the cost follows the data, not the size. */
+	struct img_extents *zeros;
 };
 
 /* A volume inside a container (an LVM logical volume on a PV): a byte

@@ -367,6 +367,44 @@ walk_bitmap(struct walk *w)
 	return 0;
 }
 
+/*
+ * With group descriptor checksums (uninit_bg, metadata_csum) each group
+ * says how many inodes at the end of its table were never used
+ * (bg_itable_unused; all of them with INODE_UNINIT). e2fsck and the kernel
+ * never read those, so their blocks - most of the inode tables of a big,
+ * mostly empty filesystem - are handed to the scanner as zeros: restored
+ * as zeros and never read, as e2image does.
+ */
+static int
+unused_inode_tables(struct walk *w)
+{
+	ext2_filsys fs = w->fs;
+	uint64_t bs = fs->blocksize, isz = EXT2_INODE_SIZE(fs->super);
+	uint64_t ipg = fs->super->s_inodes_per_group;
+
+	if (!w->info->zeros || !ext2fs_has_group_desc_csum(fs))
+		return 0;
+	for (dgrp_t g = 0; g < fs->group_desc_count; g++) {
+		uint64_t unused = ext2fs_bg_itable_unused(fs, g), first;
+		blk64_t table = ext2fs_inode_table_loc(fs, g);
+
+		if (ext2fs_bg_flags_test(fs, g, EXT2_BG_INODE_UNINIT))
+			unused = ipg;
+		if (unused == 0 || unused > ipg || table == 0)
+			continue;
+		/* the first block holding no used inode */
+		first = ((ipg - unused) * isz + bs - 1) / bs;
+		if (first >= fs->inode_blocks_per_group)
+			continue;
+		if (img_extents_add(w->info->zeros,
+		    w->info->off + (table + first) * bs,
+		    (fs->inode_blocks_per_group - first) * bs) < 0)
+			return ext_error(w->ctx, -ENOMEM, w->dev, w->info,
+			    "out of memory");
+	}
+	return 0;
+}
+
 /* Opens the ascending list of blocks recorded in the bad-blocks inode. */
 static int
 open_bad_blocks(struct walk *w, ext2_badblocks_list *bad)
@@ -413,7 +451,8 @@ collect_extents(struct walk *w, ext2_badblocks_list *bad)
 	if (img_extents_add(&w->used, w->info->off, head) < 0)
 		return ext_error(w->ctx, -ENOMEM, w->dev, w->info,
 		    "out of memory");
-	return walk_bitmap(w);
+	rc = walk_bitmap(w);
+	return rc < 0 ? rc : unused_inode_tables(w);
 }
 
 static int

@@ -162,6 +162,8 @@ hash_work(void *item, void *arg)
 	struct img_chunk_buf *c = item;
 
 	(void)arg;
+	if (c->known_zero)	/* not read: the zeros are written */
+		memset(c->data, 0, c->length);
 	img_sha256_init(c->hash);
 	if (c->nextents == 0)
 		img_sha256_update(c->hash, c->data, c->length);
@@ -234,8 +236,8 @@ read_back(struct clone *c, unsigned cs, struct img_ctx *ctx)
 	int rc;
 
 	posix_fadvise(c->tgt->fd, 0, 0, POSIX_FADV_DONTNEED);
-	rc = img_source_run(c->tgt, &c->used, cs, c->opts->threads, hash_work,
-	    check_sink, c, "verify", ctx);
+	rc = img_source_run(c->tgt, &c->used, NULL, cs, c->opts->threads,
+	    hash_work, check_sink, c, "verify", ctx);
 	if (rc == 0 && (c->bad || c->checked != c->nhashes))
 		rc = img_error(ctx, -EIO,
 		    "'%s': %llu of %llu copied chunks read back differently from '%s' (first at offset %llu)",
@@ -263,8 +265,8 @@ copy_and_check(struct clone *c, struct img_ctx *ctx)
 			c->tgt->size = c->target_size;
 	}
 	if (rc == 0)
-		rc = img_source_run(c->src, &c->used, cs, o->threads,
-		    hash_work, write_sink, c, "clone", ctx);
+		rc = img_source_run(c->src, &c->used, &c->scan->zeros, cs,
+		    o->threads, hash_work, write_sink, c, "clone", ctx);
 	if (rc == 0)
 		rc = img_dev_sync(c->tgt, ctx);
 	if (rc == 0 && !o->no_verify)

@@ -74,7 +74,7 @@ img_chunk_encode(struct img_chunk_buf *c)
 	size_t n;
 
 	c->used = used_bytes(c);
-	if (img_is_zero(c->data, c->length)) {
+	if (c->known_zero || img_is_zero(c->data, c->length)) {
 		/* A zero chunk stores nothing; its hash field stays zero. */
 		c->flags = IMG_CHUNK_ZERO;
 		c->payload = NULL;

@@ -30,6 +30,7 @@ struct img_chunk_buf {
 	uint32_t nextents;
 	uint32_t *extents;	/* 2 * IMG_MAX_EXTENTS: off, len pairs */
 	uint8_t *data;		/* chunk_size bytes */
+	int known_zero;		/* all used bytes are zero; data not filled */
 	uint8_t *comp;		/* img_lz4_bound(chunk_size) bytes */
 	/* results */
 	uint32_t flags;

@@ -160,6 +160,24 @@ scan_volumes(struct img_dev *dev, struct img_scan *s,
 	return rc;
 }
 
+/* Adds the ranges of from that lie inside region r to to. */
+static int
+keep_inside(struct img_extents *to, const struct img_extents *from,
+    const struct img_scan_region *r)
+{
+	for (size_t i = 0; i < from->n; i++) {
+		uint64_t a = from->v[i].off, b = a + from->v[i].len;
+
+		if (a < r->start)
+			a = r->start;
+		if (b > r->start + r->len)
+			b = r->start + r->len;
+		if (a < b && img_extents_add(to, a, b - a) < 0)
+			return -ENOMEM;
+	}
+	return 0;
+}
+
 /* Runs the fs module for region r. A module that fails or does not
  * recognise the content leaves the region copied in full, with a warning. */
 static int
@@ -171,7 +189,7 @@ scan_filesystem(struct img_dev *dev, struct img_scan *s,
 		.type = pres->type, .off = r->start, .len = r->len,
 	};
 	const struct fs_ops *ops = fs_ops_find(pres->type);
-	struct img_extents used;
+	struct img_extents used, zeros;
 	struct fs_subvol *vols = NULL;
 	unsigned nvols = 0;
 	char where[96] = "the disk";
@@ -197,11 +215,14 @@ scan_filesystem(struct img_dev *dev, struct img_scan *s,
 	snprintf(fs.label, sizeof(fs.label), "%s", pres->label);
 	snprintf(fs.uuid, sizeof(fs.uuid), "%s", pres->uuid);
 	img_extents_init(&used);
+	img_extents_init(&zeros);
+	fs.zeros = &zeros;
 	ctx->msg[0] = '\0';
 	rc = ops->probe(dev, &fs, ctx);
 	if (rc == 0 && (fs.flags & FS_INFO_STALE_MAP)) {
 		if (ops->release)
 			ops->release(&fs);
+		img_extents_free(&zeros);
 		r->flags |= IMG_REGION_DIRTY;
 		img_warn(ctx, "%s: %s has a journal or log that needs replaying, so its on-disk allocation map may be stale; copying it in full",
 		    where, pres->type);
@@ -225,9 +246,16 @@ scan_filesystem(struct img_dev *dev, struct img_scan *s,
 		    where, pres->type, ctx->msg[0] ? ctx->msg :
 		    "not recognised");
 		img_extents_free(&used);
+		img_extents_free(&zeros);
 		free(vols);
 		return mark_full(s, r, rc < 0 ? "damaged metadata" :
 		    "not recognised");
+	}
+	rc = keep_inside(&s->zeros, &zeros, r);
+	img_extents_free(&zeros);
+	if (rc < 0) {
+		free(vols);
+		return img_error(ctx, rc, "out of memory");
 	}
 	img_extents_normalize(&used);
 	/* A module may not claim bytes outside its own region. */
@@ -454,6 +482,7 @@ scan_table(struct img_dev *dev, struct img_scan *s, blkid_probe pr,
 		/* forget the table region that may have been added */
 		s->nregions = 0;
 		s->used.n = 0;
+		s->zeros.n = 0;
 		return scan_whole_full(s, dev->size, "damaged table", ctx);
 	}
 	s->nparts = pl->nparts;
@@ -519,6 +548,16 @@ align_used(struct img_scan *s, uint64_t size)
 	}
 	img_extents_normalize(&s->used);
 	img_extents_clip(&s->used, size);
+	/* zero ranges shrink inward: a partial sector is read, not assumed */
+	for (size_t i = 0; i < s->zeros.n; i++) {
+		uint64_t a = (s->zeros.v[i].off + 511) / 512 * 512;
+		uint64_t b = (s->zeros.v[i].off + s->zeros.v[i].len) / 512 * 512;
+
+		s->zeros.v[i].off = a;
+		s->zeros.v[i].len = b > a ? b - a : 0;
+	}
+	img_extents_normalize(&s->zeros);
+	img_extents_clip(&s->zeros, size);
 	return 0;
 }
 
@@ -569,6 +608,7 @@ img_scan(struct img_dev *dev, int raw, struct img_scan **out,
 	if (!s)
 		return img_error(ctx, -ENOMEM, "out of memory");
 	img_extents_init(&s->used);
+	img_extents_init(&s->zeros);
 	img_progress_report(ctx, "scan", 0, 0, 0);
 	if (raw)
 		rc = scan_whole_full(s, dev->size, "--raw", ctx);
@@ -592,6 +632,7 @@ img_scan_free(struct img_scan *s)
 	if (!s)
 		return;
 	img_extents_free(&s->used);
+	img_extents_free(&s->zeros);
 	free(s->regions);
 	free(s);
 }

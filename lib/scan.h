@@ -33,6 +33,8 @@ struct img_scan_region {
 
 struct img_scan {
 	struct img_extents used;	/* normalized, within the device */
+	struct img_extents zeros;	/* used ranges restored as zeros
+					 * without being read */
 	char scheme[8];			/* "dos", "gpt", "" */
 	char disk_id[40];
 	unsigned nparts;

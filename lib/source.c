@@ -35,6 +35,7 @@ img_source_check_mount(struct img_dev *src, int force, struct img_ctx *ctx)
 struct run {
 	struct img_dev *src;
 	const struct img_extents *used;
+	const struct img_extents *zeros;	/* may be NULL */
 	unsigned chunk_size;
 	img_chunk_sink sink;
 	void *arg;
@@ -42,17 +43,30 @@ struct run {
 	uint64_t done, total;
 };
 
-/* Fills c with the used parts of the chunk at off (unused parts zero);
- * *ei is the cursor into the used list (first extent that may touch this
- * chunk). */
+/* 1 if every used extent of chunk c lies inside the zero ranges. */
 static int
-read_chunk(struct run *b, struct img_chunk_buf *c, uint64_t off,
-    size_t *ei, struct img_ctx *ctx)
+zero_covers_used(const struct img_extents *z, const struct img_chunk_buf *c)
+{
+	for (uint32_t i = 0; i < c->nextents; i++) {
+		uint64_t s = c->offset + c->extents[2 * i];
+
+		if (img_extents_covered(z, s, c->extents[2 * i + 1]) !=
+		    c->extents[2 * i + 1])
+			return 0;
+	}
+	return 1;
+}
+
+/* Collects the used extents of the chunk at off into c->extents; *ei is
+ * the cursor into the used list (first extent that may touch this chunk).
+ * Returns the used bytes. */
+static uint64_t
+chunk_extents(struct run *b, struct img_chunk_buf *c, uint64_t off,
+    size_t *ei)
 {
 	const struct img_extents *used = b->used;
-	uint64_t end = off + c->length, zeroed = off;
+	uint64_t end = off + c->length, sum = 0;
 	size_t i = *ei;
-	int rc;
 
 	c->offset = off;
 	c->nextents = 0;
@@ -63,20 +77,71 @@ read_chunk(struct run *b, struct img_chunk_buf *c, uint64_t off,
 			s = off;
 		if (t > end)
 			t = end;
-		memset(c->data + (zeroed - off), 0, s - zeroed);
-		rc = img_dev_pread_sparse(b->src, c->data + (s - off), t - s,
-		    s, ctx);
-		if (rc < 0)
-			return rc;
-		zeroed = t;
 		c->extents[2 * c->nextents] = (uint32_t)(s - off);
 		c->extents[2 * c->nextents + 1] = (uint32_t)(t - s);
 		c->nextents++;
+		sum += t - s;
 		if (used->v[i].off + used->v[i].len > end)
 			break;	/* the extent goes on into the next chunk */
 	}
-	memset(c->data + (zeroed - off), 0, end - zeroed);
 	*ei = i;
+	return sum;
+}
+
+/* Reads [s, t) into the chunk, except the parts the filesystem says are
+ * zeros: those are zero-filled without a read. */
+static int
+read_piece(struct run *b, struct img_chunk_buf *c, uint64_t s, uint64_t t,
+    struct img_ctx *ctx)
+{
+	const struct img_extents *z = b->zeros;
+	uint8_t *base = c->data - c->offset;
+
+	while (s < t) {
+		size_t zi = z ? img_extents_seek(z, s) : 0;
+		uint64_t zs = z && zi < z->n ? z->v[zi].off : UINT64_MAX;
+		uint64_t e;
+		int rc;
+
+		if (zs <= s) {
+			e = z->v[zi].off + z->v[zi].len < t ?
+			    z->v[zi].off + z->v[zi].len : t;
+			memset(base + s, 0, e - s);
+		} else {
+			e = zs < t ? zs : t;
+			rc = img_dev_pread_sparse(b->src, base + s, e - s, s,
+			    ctx);
+			if (rc < 0)
+				return rc;
+		}
+		s = e;
+	}
+	return 0;
+}
+
+/* Fills c with the used parts of the chunk at off (unused parts zero). A
+ * chunk whose used bytes all lie in the filesystem's zero ranges is not
+ * read at all: it is marked known_zero. */
+static int
+read_chunk(struct run *b, struct img_chunk_buf *c, uint64_t off,
+    size_t *ei, struct img_ctx *ctx)
+{
+	uint64_t used = chunk_extents(b, c, off, ei), zeroed = off;
+	int rc;
+
+	c->known_zero = b->zeros && used > 0 && zero_covers_used(b->zeros, c);
+	for (uint32_t i = 0; !c->known_zero && i < c->nextents; i++) {
+		uint64_t s = off + c->extents[2 * i];
+		uint64_t t = s + c->extents[2 * i + 1];
+
+		memset(c->data + (zeroed - off), 0, s - zeroed);
+		rc = read_piece(b, c, s, t, ctx);
+		if (rc < 0)
+			return rc;
+		zeroed = t;
+	}
+	if (!c->known_zero)
+		memset(c->data + (zeroed - off), 0, off + c->length - zeroed);
 	/* One extent covering the whole chunk is written as "all used". */
 	if (c->nextents == 1 && c->extents[0] == 0 &&
 	    c->extents[1] == c->length)
@@ -141,11 +206,13 @@ run_pipeline(struct run *b, struct img_pipeline *pl,
 
 int
 img_source_run(struct img_dev *src, const struct img_extents *used,
-    unsigned chunk_size, unsigned threads, img_work_fn work,
-    img_chunk_sink sink, void *arg, const char *phase, struct img_ctx *ctx)
+    const struct img_extents *zeros, unsigned chunk_size, unsigned threads,
+    img_work_fn work, img_chunk_sink sink, void *arg, const char *phase,
+    struct img_ctx *ctx)
 {
 	struct run b = {
-		.src = src, .used = used, .chunk_size = chunk_size,
+		.src = src, .used = used, .zeros = zeros,
+		.chunk_size = chunk_size,
 		.sink = sink, .arg = arg, .phase = phase,
 		.total = img_extents_total(used),
 	};

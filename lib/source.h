@@ -18,11 +18,14 @@ typedef int (*img_chunk_sink)(struct img_chunk_buf *c, void *arg,
     struct img_ctx *ctx);
 
 /* Reads every chunk of src that holds used bytes (unused bytes zero,
- * c->extents set), runs work on it on a worker, then sink. Progress is
+ * c->extents set), runs work on it on a worker, then sink. Used bytes in
+ * zeros (may be NULL) are not read but zero-filled; a chunk with nothing
+ * else comes with known_zero set and its data not filled. Progress is
  * reported under phase. */
 int img_source_run(struct img_dev *src, const struct img_extents *used,
-    unsigned chunk_size, unsigned threads, img_work_fn work,
-    img_chunk_sink sink, void *arg, const char *phase, struct img_ctx *ctx);
+    const struct img_extents *zeros, unsigned chunk_size, unsigned threads,
+    img_work_fn work, img_chunk_sink sink, void *arg, const char *phase,
+    struct img_ctx *ctx);
 /* -EBUSY when src is mounted read-write (a warning instead with force). */
 int img_source_check_mount(struct img_dev *src, int force,
     struct img_ctx *ctx);
