@@ -35,6 +35,13 @@ assert_stderr_grep "image check failed, nothing was written to 'target.raw'"
 assert_exit 3 "$IMGTOOL" restore --yes bad.img new.raw
 [ -e new.raw ] && fail "refused restore created the target"
 
+# a damaged header: refused before anything is written to an existing target
+cp good.img badhdr.img
+printf '\x07' | dd of=badhdr.img bs=1 seek=62 conv=notrunc status=none
+assert_exit 3 "$IMGTOOL" restore --yes badhdr.img target.raw
+assert_stderr_grep "'badhdr.img': (header checksum mismatch|bad chunk size)"
+[ "$(sha_of target.raw)" = "$before" ] || fail "restore of a damaged header modified the target"
+
 # a stream cannot be checked ahead: it stops at the bad chunk and reports
 assert_exit 3 sh -c "cat bad.img | '$IMGTOOL' restore -q --yes - streamed.raw"
 assert_stderr_grep "holds restored data only below offset 5242880; nothing at or above it was written"
