@@ -46,25 +46,6 @@ scan_of(const char *img)
 	return s;
 }
 
-#define ck_assert_scan_ok(s) do {					\
-	ck_assert_msg((s)->probe_rc == 0, "probe rc=%d: %s",		\
-	    (s)->probe_rc, img_ctx_message((s)->ctx));			\
-	ck_assert_img_ok((s)->used_rc, (s)->ctx);			\
-} while (0)
-
-static void
-assert_extents_sane(const struct test_fs_scan *s)
-{
-	uint64_t end = s->fs.off;
-
-	for (size_t i = 0; i < s->used.n; i++) {
-		ck_assert_uint_ge(s->used.v[i].off, end);
-		ck_assert_uint_gt(s->used.v[i].len, 0);
-		end = s->used.v[i].off + s->used.v[i].len;
-	}
-	ck_assert_uint_le(end, s->fs.off + s->fs.len);
-}
-
 static long long
 dump_field(const char *img, const char *field)
 {
@@ -132,12 +113,12 @@ check_against_dump(const char *img)
 
 	test_sh("fsck.exfat -n '%s' >/dev/null 2>&1", img);
 	s = scan_of(img);
-	ck_assert_scan_ok(&s);
+	ck_assert_fs_scan_ok(&s);
 	ck_assert_uint_eq(s.fs.block_size, cs);
 	ck_assert_uint_eq(s.fs.block_count, total);
 	ck_assert_int_eq(s.fs.flags, 0);
 	ck_assert_int_eq(s.warnings, 0);
-	assert_extents_sane(&s);
+	test_fs_scan_assert_sane(&s);
 	ck_assert_uint_eq(img_extents_total(&s.used), 24 * bps + fat_len +
 	    (total - free_cl) * cs);
 	ck_assert_uint_eq(img_extents_covered(&s.used, 0, 24 * bps), 24 * bps);
@@ -194,9 +175,9 @@ START_TEST(test_offset)
 	    "conv=notrunc status=none", big, img, big);
 	scan_open(&a, img, 0, 0);
 	scan_open(&b, big, 1 << 20, 50 << 20);
-	ck_assert_scan_ok(&a);
-	ck_assert_scan_ok(&b);
-	assert_extents_sane(&b);
+	ck_assert_fs_scan_ok(&a);
+	ck_assert_fs_scan_ok(&b);
+	test_fs_scan_assert_sane(&b);
 	ck_assert_uint_eq(a.used.n, b.used.n);
 	for (size_t i = 0; i < a.used.n; i++) {
 		ck_assert_uint_eq(a.used.v[i].off + (1 << 20), b.used.v[i].off);
@@ -311,12 +292,12 @@ START_TEST(test_dirty)
 	uint64_t before;
 
 	s = scan_of(img);
-	ck_assert_scan_ok(&s);
+	ck_assert_fs_scan_ok(&s);
 	before = img_extents_total(&s.used);
 	scan_close(&s);
 	patch(img, 106, 0x0002, 2);
 	s = scan_of(img);
-	ck_assert_scan_ok(&s);
+	ck_assert_fs_scan_ok(&s);
 	ck_assert_int_eq(s.fs.flags, FS_INFO_DIRTY);
 	ck_assert_uint_eq(img_extents_total(&s.used), before);
 	scan_close(&s);
@@ -367,7 +348,7 @@ START_TEST(test_two_fats)
 	patch(img, 106, 1, 2);			/* ActiveFat 1 */
 	fix_checksum(&v);
 	s = scan_of(img);
-	ck_assert_scan_ok(&s);
+	ck_assert_fs_scan_ok(&s);
 	for (size_t i = 0; i < s.used.n; i++)
 		total += s.used.v[i].len;
 	ck_assert_uint_eq(img_extents_covered(&s.used, v.fat_off,
@@ -387,7 +368,7 @@ START_TEST(test_two_fats)
 		    "%llu", &used1), 1);
 		patch(img, 106, 0, 2);
 		t = scan_of(img);
-		ck_assert_scan_ok(&t);
+		ck_assert_fs_scan_ok(&t);
 		ck_assert_int_eq(sscanf(strstr(t.desc, "clusters, ") + 10,
 		    "%llu", &used0), 1);
 		ck_assert_uint_eq(used0 + 1, used1);
@@ -582,7 +563,7 @@ START_TEST(test_hostile_loops)
 	s = scan_of(img);
 	ck_assert_int_eq(s.probe_rc, 0);	/* reads garbage, in bounds */
 	if (s.used_rc == 0)
-		assert_extents_sane(&s);
+		test_fs_scan_assert_sane(&s);
 	scan_close(&s);
 	root_without_bitmap(&v);
 	patch(img, v.fat_off + 4ull * v.root, v.root, 4);
@@ -636,7 +617,7 @@ START_TEST(test_hostile_garbage)
 		ck_assert_msg(s.probe_rc == 0 || img_ctx_message(s.ctx)[0],
 		    "seed %llu: no message", (unsigned long long)seed);
 		if (s.probe_rc == 0 && s.used_rc == 0)
-			assert_extents_sane(&s);
+			test_fs_scan_assert_sane(&s);
 		scan_close(&s);
 	}
 }

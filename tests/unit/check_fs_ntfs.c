@@ -37,25 +37,6 @@ scan_close(struct test_fs_scan *s)
 	test_fs_scan_close(s);
 }
 
-#define ck_assert_scan_ok(s) do {					\
-	ck_assert_msg((s)->probe_rc == 0, "probe rc=%d: %s",		\
-	    (s)->probe_rc, img_ctx_message((s)->ctx));			\
-	ck_assert_img_ok((s)->used_rc, (s)->ctx);			\
-} while (0)
-
-static void
-assert_extents_sane(const struct test_fs_scan *s)
-{
-	uint64_t end = s->fs.off;
-
-	for (size_t i = 0; i < s->used.n; i++) {
-		ck_assert_uint_ge(s->used.v[i].off, end);
-		ck_assert_uint_gt(s->used.v[i].len, 0);
-		end = s->used.v[i].off + s->used.v[i].len;
-	}
-	ck_assert_uint_le(end, s->fs.off + s->fs.len);
-}
-
 static long long
 ntfsinfo_field(const char *img, const char *field)
 {
@@ -119,12 +100,12 @@ check_against_ntfsinfo(const char *img, unsigned sector)
 	struct test_fs_scan s;
 
 	scan_open(&s, img, 0, 0);
-	ck_assert_scan_ok(&s);
+	ck_assert_fs_scan_ok(&s);
 	ck_assert_uint_eq(s.fs.block_size, cs);
 	ck_assert_uint_eq(s.fs.block_count, clusters);
 	ck_assert_int_eq(s.fs.flags, 0);
 	ck_assert_int_eq(s.warnings, 0);
-	assert_extents_sane(&s);
+	test_fs_scan_assert_sane(&s);
 	ck_assert_uint_eq(img_extents_total(&s.used),
 	    (clusters - free_cl) * cs + sector);
 	ck_assert_uint_eq(img_extents_covered(&s.used, 0, sector), sector);
@@ -176,9 +157,9 @@ START_TEST(test_offset)
 	    "conv=notrunc status=none", big, img, big);
 	scan_open(&a, img, 0, 0);
 	scan_open(&b, big, 1 << 20, part);
-	ck_assert_scan_ok(&a);
-	ck_assert_scan_ok(&b);
-	assert_extents_sane(&b);
+	ck_assert_fs_scan_ok(&a);
+	ck_assert_fs_scan_ok(&b);
+	test_fs_scan_assert_sane(&b);
 	ck_assert_uint_eq(img_extents_total(&b.used),
 	    img_extents_total(&a.used) + 512);
 	for (size_t i = 0; i < a.used.n; i++)
@@ -328,7 +309,7 @@ START_TEST(test_dirty)
 	struct test_fs_scan s;
 
 	s = scan_of(img);
-	ck_assert_scan_ok(&s);
+	ck_assert_fs_scan_ok(&s);
 	before = img_extents_total(&s.used);
 	scan_close(&s);
 	vol_open(&v, img);
@@ -337,7 +318,7 @@ START_TEST(test_dirty)
 	r[a + g16(r + a + 0x14) + 10] |= 0x01;
 	rec_write(&v, 3, r);
 	s = scan_of(img);
-	ck_assert_scan_ok(&s);
+	ck_assert_fs_scan_ok(&s);
 	ck_assert_int_eq(s.fs.flags, FS_INFO_DIRTY);
 	ck_assert_uint_eq(img_extents_total(&s.used), before);
 	ck_assert_ptr_nonnull(strstr(s.desc, ", dirty"));
@@ -504,7 +485,7 @@ START_TEST(test_split_bitmap)
 	{
 		struct test_fs_scan s = scan_of(img);
 
-		ck_assert_scan_ok(&s);
+		ck_assert_fs_scan_ok(&s);
 		ck_assert_uint_eq(img_extents_covered(&s.used, f * 512, 512),
 		    512);
 		ck_assert_uint_eq(img_extents_covered(&s.used,
@@ -750,7 +731,7 @@ START_TEST(test_hostile_garbage)
 		ck_assert_msg(s.probe_rc == 0 || img_ctx_message(s.ctx)[0],
 		    "seed %llu: no message", (unsigned long long)seed);
 		if (s.probe_rc == 0 && s.used_rc == 0)
-			assert_extents_sane(&s);
+			test_fs_scan_assert_sane(&s);
 		scan_close(&s);
 	}
 }

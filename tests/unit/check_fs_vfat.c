@@ -37,19 +37,6 @@ scan_close(struct test_fs_scan *s)
 }
 
 /* Extents are sorted, disjoint, inside the filesystem. */
-static void
-assert_extents_sane(const struct test_fs_scan *s)
-{
-	uint64_t end = s->fs.off;
-
-	for (size_t i = 0; i < s->used.n; i++) {
-		ck_assert_uint_ge(s->used.v[i].off, end);
-		ck_assert_uint_gt(s->used.v[i].len, 0);
-		end = s->used.v[i].off + s->used.v[i].len;
-	}
-	ck_assert_uint_le(end, s->fs.off + s->fs.len);
-}
-
 static long long
 fsck_field(const char *path, const char *sed_expr)
 {
@@ -104,7 +91,7 @@ check_against_fsck(const char *img, int bits)
 	ck_assert_uint_eq(s.fs.block_size, clus);
 	ck_assert_uint_eq(s.fs.block_count, total);
 	ck_assert_int_eq(s.fs.flags & FS_INFO_DIRTY, 0);
-	assert_extents_sane(&s);
+	test_fs_scan_assert_sane(&s);
 	ck_assert_uint_eq(s.used.v[0].off, 0);
 	ck_assert_uint_ge(s.used.v[0].len, data);
 	ck_assert_uint_eq(img_extents_total(&s.used), data + used * clus);
@@ -174,7 +161,7 @@ START_TEST(test_offset)
 	ck_assert_probe_ok(&b);
 	ck_assert_img_ok(a.used_rc, a.ctx);
 	ck_assert_img_ok(b.used_rc, b.ctx);
-	assert_extents_sane(&b);
+	test_fs_scan_assert_sane(&b);
 	ck_assert_uint_eq(a.used.n, b.used.n);
 	for (size_t i = 0; i < a.used.n; i++) {
 		ck_assert_uint_eq(a.used.v[i].off + (1 << 20), b.used.v[i].off);
@@ -433,7 +420,7 @@ START_TEST(test_hostile_garbage)
 		ck_assert_msg(s.probe_rc == 0 || img_ctx_message(s.ctx)[0],
 		    "seed %llu: no message", (unsigned long long)seed);
 		if (s.probe_rc == 0 && s.used_rc == 0)
-			assert_extents_sane(&s);
+			test_fs_scan_assert_sane(&s);
 		scan_close(&s);
 	}
 }

@@ -240,3 +240,16 @@ test_fs_scan_close(struct test_fs_scan *s)
 	img_dev_close(s->dev);
 	img_ctx_free(s->ctx);
 }
+
+void
+test_fs_scan_assert_sane(const struct test_fs_scan *s)
+{
+	uint64_t end = s->fs.off;
+
+	for (size_t i = 0; i < s->used.n; i++) {
+		ck_assert_uint_ge(s->used.v[i].off, end);
+		ck_assert_uint_gt(s->used.v[i].len, 0);
+		end = s->used.v[i].off + s->used.v[i].len;
+	}
+	ck_assert_uint_le(end, s->fs.off + s->fs.len);
+}

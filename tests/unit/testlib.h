@@ -55,6 +55,14 @@ struct test_fs_scan {
 void test_fs_scan_open(struct test_fs_scan *s, const struct fs_ops *ops,
     const char *type, const char *path, uint64_t off, uint64_t len);
 void test_fs_scan_close(struct test_fs_scan *s);
+/* The extents are sorted, disjoint, non-empty and inside the filesystem. */
+void test_fs_scan_assert_sane(const struct test_fs_scan *s);
+/* probe and used_extents both succeeded. */
+#define ck_assert_fs_scan_ok(s) do {					\
+	ck_assert_msg((s)->probe_rc == 0, "probe rc=%d: %s",		\
+	    (s)->probe_rc, img_ctx_message((s)->ctx));			\
+	ck_assert_img_ok((s)->used_rc, (s)->ctx);			\
+} while (0)
 
 #endif
 
