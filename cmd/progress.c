@@ -65,7 +65,9 @@ draw(struct progress *p, const struct img_progress *ip, double t)
 		snprintf(eta, sizeof(eta), "  ETA %u:%02u:%02u", s / 3600,
 		    s / 60 % 60, s % 60);
 	}
-	if (ip->total)
+	if (!ip->total && !ip->done)
+		fprintf(stderr, "\r\033[K%s...", ip->phase);
+	else if (ip->total)
 		fprintf(stderr, "\r\033[K%s: %s / %s (%.0f%%)  %s/s%s",
 		    ip->phase, done, human_size(ip->total, total),
 		    100.0 * (double)ip->done / (double)ip->total, speed, eta);
@@ -84,8 +86,9 @@ progress_cb(const struct img_progress *ip, void *arg)
 	if (!p)
 		return;
 	if (p->phase != ip->phase) {
+		/* one line for the whole run: a new phase replaces the last */
 		if (p->drawn)
-			fputc('\n', stderr);
+			fputs("\r\033[K", stderr);
 		p->drawn = 0;
 		p->phase = ip->phase;
 		p->start = t;

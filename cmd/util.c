@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "cmd.h"
 
@@ -150,6 +151,9 @@ cli_log(enum img_log_level level, const char *msg, void *arg)
 
 	if (level == IMG_LOG_INFO && la->quiet)
 		return;
+	/* start on a clean line if a progress line is being drawn */
+	if (isatty(2))
+		fputs("\r\033[K", stderr);
 	fprintf(stderr, "imgtool %s: %s%s\n", la->cmd,
 	    level == IMG_LOG_WARN ? "warning: " : "", msg);
 }
