@@ -27,7 +27,7 @@ bt_mount() {
     mount_track "$T/mnt"
 }
 bt_umount() {
-    umount "$T/mnt" || fail "unmounting $1"
+    umount_settled "$T/mnt" || fail "unmounting $1"
     btrfs device scan --forget "$1" 2> /dev/null || true
 }
 

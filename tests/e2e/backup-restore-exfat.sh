@@ -28,7 +28,7 @@ exfat_listing() {
     mount_track "$T/view"
     listing view 0 > "$2"
     cmp -s tree/big/two.bin view/big/two.bin || fail "big/two.bin on $1 differs"
-    umount view || fail "unmounting $1"
+    umount_settled view || fail "unmounting $1"
 }
 
 # dump_num DEV FIELD : a number from dump.exfat
@@ -65,7 +65,7 @@ round_trip() {
     cp -r --preserve=timestamps tree/. mnt/ || fail "$name: copying the tree"
     sync
     rm mnt/secret.txt mnt/big/gone.bin || fail "$name: rm"
-    umount mnt || fail "$name: umount"
+    umount_settled mnt || fail "$name: umount"
     [ "$(grep -c "$MARKER" "$disk")" -gt 0 ] || fail "$name: the deleted data is not in the source"
     fsck.exfat -n "$src" > fsck.out 2>&1 || { cat fsck.out >&2; fail "$name: source not clean"; }
 

@@ -86,7 +86,7 @@ fill_lv() {
     cp -r --preserve=timestamps tree/. mnt/ || fail "copying the tree"
     sync
     rm mnt/secret.txt || fail "rm"
-    umount mnt || fail "umount"
+    umount_settled mnt || fail "umount"
     losetup -d "$dev"
 }
 fill_lv "$EXT_OFF" "$EXT_LEN" mke2fs -F -t ext4 -E lazy_itable_init=0,lazy_journal_init=0,nodiscard
@@ -125,7 +125,7 @@ lv_listing() {
     mount -o ro,norecovery "$dev" view 2> /dev/null || mount -o ro "$dev" view || fail "mounting $dev"
     mount_track "$T/view"
     listing view 0 > "$4"
-    umount view || fail "unmounting $dev"
+    umount_settled view || fail "unmounting $dev"
     losetup -d "$dev"
 }
 for lv in EXT XFS; do

@@ -28,7 +28,7 @@ ntfs_listing() {
     ntfs-3g -o ro "$1" view || fail "mounting $1"
     mount_track "$T/view"
     listing view 1 > "$2"
-    umount view || fail "unmounting $1"
+    umount_settled view || fail "unmounting $1"
 }
 
 # ntfsinfo_num DEV FIELD
@@ -55,7 +55,7 @@ round_trip() {
     cp -a tree/. mnt/ || fail "$name: copying the tree"
     sync
     rm mnt/secret.txt mnt/big/gone.bin || fail "$name: rm"
-    umount mnt || fail "$name: umount"
+    umount_settled mnt || fail "$name: umount"
     [ "$(grep -c "$MARKER" "$disk")" -gt 0 ] || fail "$name: the deleted data is not in the source"
     ntfsfix -n "$src" > fsck.out 2>&1 || { cat fsck.out >&2; fail "$name: source not clean"; }
 

@@ -34,7 +34,7 @@ mkdir m v1
 truncate -s 300M probe.img
 mkfs.xfs -q -f probe.img || fail "mkfs.xfs"
 mount -o loop probe.img m 2> /dev/null || skip "cannot loop-mount XFS here"
-umount m
+umount_settled m
 rm -f probe.img
 
 # (xfs_io is not used: it stats every mount point at startup, which hangs
@@ -83,7 +83,7 @@ populate() {
         rm -f m/many/f*[02468].dat
         churn m/churn || fail "log churn"
     fi
-    umount m || fail "unmounting $img"
+    umount_settled m || fail "unmounting $img"
 }
 
 # listing_of IMG OUT : lib.sh listing through a read-only mount that does
@@ -92,7 +92,7 @@ listing_of() {
     mount -o ro,norecovery,loop "$1" v1 || fail "mounting $1 read-only"
     mount_track "$T/v1"
     listing v1 1 > "$2"
-    umount v1 || fail "unmounting $1"
+    umount_settled v1 || fail "unmounting $1"
 }
 
 # check_copy NAME SRC DST IMG USED : restored filesystem equals the source
@@ -177,7 +177,7 @@ mkfs.xfs -q -f dirty.img
 mount -o loop dirty.img m || fail "mounting dirty.img"
 mount_track "$T/m"
 cp -a tree/many m/ && shutdown_xfs m || fail "shutdown"
-umount m
+umount_settled m
 xfs_logprint -t dirty.img 2> /dev/null | grep -q "state: <DIRTY>" || fail "xfsprogs does not see a dirty log"
 run_imgtool backup -q dirty.img dirty.imgt
 grep -q "log that needs replaying.*copying it in full" "$T/stderr" || { cat "$T/stderr"; fail "no warning for a dirty log"; }

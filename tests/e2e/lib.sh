@@ -97,6 +97,17 @@ loop_attach() {
 # loop_track DEV : have cleanup detach a device attached in a subshell
 loop_track() { echo "$1" >> "$T/.loops"; }
 
+# umount_settled DIR : umount, retrying for a few seconds while the mount
+# is busy (another test's scan of block devices can hold it a moment)
+umount_settled() {
+    local i
+    for i in 1 2 3 4 5 6 7 8 9 10; do
+        umount "$1" 2> /dev/null && return 0
+        sleep 0.3
+    done
+    umount "$1"
+}
+
 # mount_track DIR : have cleanup unmount it
 mount_track() { echo "$1" >> "$T/.mounts"; }
 
@@ -203,7 +214,7 @@ fs_listing() {
         mount -t ext4 -o ro,noload "$img" view || fail "mounting $img"
         mount_track "$T/view"
         listing view 1 > "$out"
-        umount view || fail "unmounting $img"
+        umount_settled view || fail "unmounting $img"
     else
         debugfs -R "rdump / view" "$img" > /dev/null 2>&1 || fail "rdump of $img"
         listing view 0 > "$out"
