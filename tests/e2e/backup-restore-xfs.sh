@@ -81,6 +81,21 @@ populate() {
     rm m/secret.txt m/big/gone.bin
     if [ "$frag" = 1 ]; then
         rm -f m/many/f*[02468].dat
+        # 800 one-block files, each fsynced so they are allocated in
+        # order whatever the load, then every other one deleted: 400 free
+        # extents, more than one 1 KiB bnobt leaf holds (121)
+        python3 - m/frag <<'PY' || fail "fragmenting"
+import os, sys
+d = sys.argv[1]
+os.makedirs(d)
+for i in range(800):
+    with open(os.path.join(d, "b%03d" % i), "wb") as f:
+        f.write(b"%04d" % i * 256)
+        f.flush()
+        os.fsync(f.fileno())
+for i in range(0, 800, 2):
+    os.unlink(os.path.join(d, "b%03d" % i))
+PY
         churn m/churn || fail "log churn"
     fi
     umount_settled m || fail "unmounting $img"
