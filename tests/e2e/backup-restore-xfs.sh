@@ -78,12 +78,11 @@ populate() {
     mount_track "$T/m"
     cp -a tree/. m/ || fail "copying the tree"
     sync -f m
-    rm m/secret.txt m/big/gone.bin
     if [ "$frag" = 1 ]; then
-        rm -f m/many/f*[02468].dat
         # 800 one-block files, each fsynced so they are allocated in
         # order whatever the load, then every other one deleted: 400 free
-        # extents, more than one 1 KiB bnobt leaf holds (121)
+        # extents, more than one 1 KiB bnobt leaf holds (121). Done before
+        # the marker file is deleted, so its blocks are not reused.
         python3 - m/frag <<'PY' || fail "fragmenting"
 import os, sys
 d = sys.argv[1]
@@ -97,7 +96,11 @@ for i in range(0, 800, 2):
     os.unlink(os.path.join(d, "b%03d" % i))
 PY
         churn m/churn || fail "log churn"
+        sync -f m
     fi
+    # deletions write no data blocks: the marker stays on the disk
+    rm m/secret.txt m/big/gone.bin
+    [ "$frag" = 1 ] && rm -f m/many/f*[02468].dat
     umount_settled m || fail "unmounting $img"
 }
 
