@@ -247,7 +247,9 @@ with_mount(const char *img, const char *opts, const char *cmd)
 	    mnt);
 	snprintf(line, sizeof(line), "cd '%s' && (%s)", mnt, cmd);
 	rc = system(line);
-	test_sh("umount '%s'", mnt);
+	/* a parallel test may hold the mount a moment: retry before failing */
+	test_sh("umount '%s' 2>/dev/null || { sleep 1; umount '%s' 2>/dev/null; }"
+	    " || { sleep 3; umount '%s'; }", mnt, mnt, mnt);
 	return rc;
 }
 
