@@ -659,26 +659,11 @@ int
 main(void)
 {
 	SRunner *sr = srunner_create(exfat_suite());
-	const char *base = getenv("TMPDIR");
-	char top[256], rm[300];
-	int failed;
 
 	if (!test_have("mkfs.exfat") || !test_have("dump.exfat") ||
 	    !test_have("fsck.exfat") || !test_have("mount.exfat-fuse"))
 		return 77;	/* automake SKIP: no exfatprogs or exfat-fuse */
 	if (geteuid() != 0 || access("/dev/fuse", R_OK | W_OK) != 0)
 		return 77;	/* populating needs a loop device and FUSE */
-	snprintf(top, sizeof(top), "%s/check_fs_exfat.XXXXXX", base ? base :
-	    "/tmp");
-	if (!mkdtemp(top))
-		return 99;
-	setenv("TMPDIR", top, 1);
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	test_tmpdir_cleanup();
-	snprintf(rm, sizeof(rm), "rm -rf '%s'", top);
-	if (system(rm) != 0)
-		fprintf(stderr, "could not remove %s\n", top);
-	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+	return test_run_suite(sr, "check_fs_exfat", "/tmp");
 }

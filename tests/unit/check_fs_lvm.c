@@ -460,26 +460,11 @@ int
 main(void)
 {
 	SRunner *sr = srunner_create(lvm_suite());
-	const char *base = getenv("TMPDIR");
-	char top[256], rm[300];
-	int failed;
 
 	if (!test_have("pvcreate") || !test_have("losetup") ||
 	    !test_have("mke2fs"))
 		return 77;	/* automake SKIP: no lvm2 */
 	if (geteuid() != 0)
 		return 77;	/* pvcreate needs a loop device */
-	snprintf(top, sizeof(top), "%s/check_fs_lvm.XXXXXX", base ? base :
-	    "/tmp");
-	if (!mkdtemp(top))
-		return 99;
-	setenv("TMPDIR", top, 1);
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	test_tmpdir_cleanup();
-	snprintf(rm, sizeof(rm), "rm -rf '%s'", top);
-	if (system(rm) != 0)
-		fprintf(stderr, "could not remove %s\n", top);
-	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+	return test_run_suite(sr, "check_fs_lvm", "/tmp");
 }

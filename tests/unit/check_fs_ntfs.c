@@ -774,26 +774,11 @@ int
 main(void)
 {
 	SRunner *sr = srunner_create(ntfs_suite());
-	const char *base = getenv("TMPDIR");
-	char top[256], rm[300];
-	int failed;
 
 	if (!test_have("mkntfs") || !test_have("ntfs-3g") ||
 	    !test_have("ntfsinfo") || !test_have("ntfsfix"))
 		return 77;	/* automake SKIP: no ntfs-3g package */
 	if (geteuid() != 0 || access("/dev/fuse", R_OK | W_OK) != 0)
 		return 77;	/* populating needs an ntfs-3g FUSE mount */
-	snprintf(top, sizeof(top), "%s/check_fs_ntfs.XXXXXX", base ? base :
-	    "/tmp");
-	if (!mkdtemp(top))
-		return 99;
-	setenv("TMPDIR", top, 1);
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	test_tmpdir_cleanup();
-	snprintf(rm, sizeof(rm), "rm -rf '%s'", top);
-	if (system(rm) != 0)
-		fprintf(stderr, "could not remove %s\n", top);
-	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+	return test_run_suite(sr, "check_fs_ntfs", "/tmp");
 }

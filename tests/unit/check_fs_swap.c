@@ -285,25 +285,10 @@ int
 main(void)
 {
 	SRunner *sr = srunner_create(swap_suite());
-	const char *base = getenv("TMPDIR");
-	char top[256], rm[300];
-	int failed;
 
 	if (!test_have("mkswap"))
 		return 77;	/* automake SKIP */
 	/* Every forked test makes its temporary directory in here, so one
 	 * removal at the end cleans up after failed tests too. */
-	snprintf(top, sizeof(top), "%s/check_fs_swap.XXXXXX", base ? base :
-	    "/tmp");
-	if (!mkdtemp(top))
-		return 99;
-	setenv("TMPDIR", top, 1);
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	test_tmpdir_cleanup();
-	snprintf(rm, sizeof(rm), "rm -rf '%s'", top);
-	if (system(rm) != 0)
-		fprintf(stderr, "could not remove %s\n", top);
-	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+	return test_run_suite(sr, "check_fs_swap", "/tmp");
 }

@@ -253,3 +253,27 @@ test_fs_scan_assert_sane(const struct test_fs_scan *s)
 	}
 	ck_assert_uint_le(end, s->fs.off + s->fs.len);
 }
+
+int
+test_run_suite(SRunner *sr, const char *name, const char *default_base)
+{
+	const char *base = getenv("TMPDIR");
+	char top[256], rm[300];
+	int failed;
+
+	snprintf(top, sizeof(top), "%s/%s.XXXXXX", base ? base : default_base,
+	    name);
+	if (!mkdtemp(top)) {
+		srunner_free(sr);
+		return 99;	/* automake ERROR */
+	}
+	setenv("TMPDIR", top, 1);
+	srunner_run_all(sr, CK_NORMAL);
+	failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	test_tmpdir_cleanup();
+	snprintf(rm, sizeof(rm), "rm -rf '%s'", top);
+	if (system(rm) != 0)
+		fprintf(stderr, "could not remove %s\n", top);
+	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+}

@@ -22,6 +22,11 @@ const char *test_tmpdir(void);
 void test_tmpdir_cleanup(void);
 /* Path of name inside the temporary directory (static buffer rotation of 8). */
 const char *test_path(const char *name);
+/* Runs sr with $TMPDIR set to a new directory BASE/NAME.XXXXXX (BASE
+ * from $TMPDIR or default_base): every forked test makes its temporary
+ * directory in there, so one removal at the end cleans up after failed
+ * tests too. Frees sr; returns the exit status for automake. */
+int test_run_suite(SRunner *sr, const char *name, const char *default_base);
 /* Runs a shell command; fails the test if it exits nonzero. */
 void test_sh(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* Runs a shell command and returns its first line of output as a number. */
