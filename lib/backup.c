@@ -147,9 +147,11 @@ write_image(struct backup *b, struct img_backup_result *res,
 	rc = img_writer_open(b->out, &p, &b->writer, ctx);
 	img_meta_free(&meta);
 	if (rc == 0)
-		rc = img_source_run(b->src, &b->scan->used, &b->scan->zeros,
-		    b->chunk_size,
-		    b->opts->threads, encode_work, write_sink, b, "backup", ctx);
+		rc = img_source_run(b->src, &(struct img_source_params){
+		    .used = &b->scan->used, .zeros = &b->scan->zeros,
+		    .chunk_size = b->chunk_size, .threads = b->opts->threads,
+		    .work = encode_work, .sink = write_sink, .arg = b,
+		    .phase = "backup" }, ctx);
 	if (rc == 0)
 		rc = img_writer_finish(b->writer, res->identity, ctx);
 	if (rc < 0)

@@ -320,8 +320,8 @@ next_stream_raw(struct img_reader *r, struct img_raw_chunk *rc,
 			return 0;
 	} else if (rc_ == 0) {
 		rc_ = read_record_body(r, h, rc, ctx);
-		if (rc_ == 0 && (rc->c.seq != r->seq ||
-		    rc->c.offset < r->last_end))
+		if (rc_ == 0 && (rc->c.seq != r->seq || (r->seq > 0 &&
+		    !img_chunk_follows(&r->last, &rc->c))))
 			rc_ = img_error(ctx, -EBADMSG,
 			    "'%s': chunk at offset %llu is out of sequence",
 			    r->dev->path, (unsigned long long)rc->c.offset);
@@ -333,7 +333,8 @@ next_stream_raw(struct img_reader *r, struct img_raw_chunk *rc,
 		return rc_;
 	}
 	r->seq++;
-	r->last_end = rc->c.offset + rc->c.length;
+	r->last = rc->c;
+	r->last.extents = NULL;
 	r->used_sum += rc->c.used;
 	r->stored_sum += rc->c.stored;
 	hash_entry(r, &rc->c);

@@ -236,8 +236,12 @@ read_back(struct clone *c, unsigned cs, struct img_ctx *ctx)
 	int rc;
 
 	posix_fadvise(c->tgt->fd, 0, 0, POSIX_FADV_DONTNEED);
-	rc = img_source_run(c->tgt, &c->used, NULL, cs, c->opts->threads,
-	    hash_work, check_sink, c, "verify", ctx);
+	/* the same chunks as the copy (same zero ranges), every byte read */
+	rc = img_source_run(c->tgt, &(struct img_source_params){
+	    .used = &c->used, .zeros = &c->scan->zeros, .read_zeros = 1,
+	    .chunk_size = cs, .threads = c->opts->threads,
+	    .work = hash_work, .sink = check_sink, .arg = c,
+	    .phase = "verify" }, ctx);
 	if (rc == 0 && (c->bad || c->checked != c->nhashes))
 		rc = img_error(ctx, -EIO,
 		    "'%s': %llu of %llu copied chunks read back differently from '%s' (first at offset %llu)",
@@ -265,8 +269,11 @@ copy_and_check(struct clone *c, struct img_ctx *ctx)
 			c->tgt->size = c->target_size;
 	}
 	if (rc == 0)
-		rc = img_source_run(c->src, &c->used, &c->scan->zeros, cs,
-		    o->threads, hash_work, write_sink, c, "clone", ctx);
+		rc = img_source_run(c->src, &(struct img_source_params){
+		    .used = &c->used, .zeros = &c->scan->zeros,
+		    .chunk_size = cs, .threads = o->threads,
+		    .work = hash_work, .sink = write_sink, .arg = c,
+		    .phase = "clone" }, ctx);
 	if (rc == 0)
 		rc = img_dev_sync(c->tgt, ctx);
 	if (rc == 0 && !o->no_verify)

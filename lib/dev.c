@@ -214,6 +214,37 @@ img_dev_pread(struct img_dev *dev, void *buf, size_t len, uint64_t off,
 	return 0;
 }
 
+/* Where the data or hole that holds pos ends, from the remembered map or
+ * from lseek: sets *is_data and returns the end (at most end), or -1 when
+ * the file system cannot tell (no SEEK_DATA). */
+static int64_t
+map_at(struct img_dev *dev, uint64_t pos, uint64_t end, int *is_data)
+{
+	off_t data, hole;
+
+	if (pos < dev->known_off || pos >= dev->known_end) {
+		data = lseek(dev->fd, (off_t)pos, SEEK_DATA);
+		if (data < 0 && errno != ENXIO)
+			return -1;
+		if (data < 0)		/* a hole up to the end of the file */
+			data = (off_t)dev->size;
+		if ((uint64_t)data > pos) {
+			dev->known_off = pos;
+			dev->known_end = (uint64_t)data;
+			dev->known_data = 0;
+		} else {
+			hole = lseek(dev->fd, data, SEEK_HOLE);
+			if (hole < 0)
+				hole = (off_t)dev->size;
+			dev->known_off = pos;
+			dev->known_end = (uint64_t)hole;
+			dev->known_data = 1;
+		}
+	}
+	*is_data = dev->known_data;
+	return (int64_t)(dev->known_end < end ? dev->known_end : end);
+}
+
 int
 img_dev_pread_sparse(struct img_dev *dev, void *buf, size_t len,
     uint64_t off, struct img_ctx *ctx)
@@ -224,25 +255,18 @@ img_dev_pread_sparse(struct img_dev *dev, void *buf, size_t len,
 	if (dev->is_blockdev || dev->is_stream)
 		return img_dev_pread(dev, buf, len, off, ctx);
 	while (pos < end) {
-		off_t data = lseek(dev->fd, (off_t)pos, SEEK_DATA), hole;
+		int is_data;
+		int64_t next = map_at(dev, pos, end, &is_data);
 
-		if (data < 0 && errno == ENXIO)
-			data = (off_t)end;	/* a hole up to the end */
-		else if (data < 0)	/* no SEEK_DATA here: read it all */
+		if (next < 0 || (uint64_t)next <= pos)	/* read it all */
 			return img_dev_pread(dev, p + (pos - off), end - pos,
 			    pos, ctx);
-		if ((uint64_t)data > end)
-			data = (off_t)end;
-		memset(p + (pos - off), 0, (uint64_t)data - pos);
-		if ((uint64_t)data == end)
-			break;
-		hole = lseek(dev->fd, data, SEEK_HOLE);
-		if (hole < 0 || (uint64_t)hole > end)
-			hole = (off_t)end;
-		if (img_dev_pread(dev, p + ((uint64_t)data - off),
-		    (size_t)(hole - data), (uint64_t)data, ctx) < 0)
+		if (!is_data)
+			memset(p + (pos - off), 0, (uint64_t)next - pos);
+		else if (img_dev_pread(dev, p + (pos - off),
+		    (size_t)((uint64_t)next - pos), pos, ctx) < 0)
 			return ctx->err;
-		pos = (uint64_t)hole;
+		pos = (uint64_t)next;
 	}
 	return 0;
 }

@@ -35,6 +35,12 @@ struct img_dev {
 	uint64_t pos;		/* streams: bytes transferred so far */
 	int owns_fd;
 	int direct_fd;		/* O_DIRECT twin of fd for aligned reads, or -1 */
+	/* img_dev_pread_sparse's memory of the file's map: [known_off,
+	 * known_end) is all data (known_data) or all hole. SEEK_HOLE inside
+	 * a large unwritten extent walks the page cache and costs
+	 * milliseconds; a chunk-by-chunk reader would pay it per chunk. */
+	uint64_t known_off, known_end;
+	int known_data;
 };
 
 /* Opens path; returns 0 or -errno (message names the path). */
@@ -53,7 +59,9 @@ int img_dev_pread(struct img_dev *dev, void *buf, size_t len, uint64_t off,
 int img_dev_pwrite(struct img_dev *dev, const void *buf, size_t len,
     uint64_t off, struct img_ctx *ctx);
 /* Like img_dev_pread, but holes of a sparse regular file are not read:
- * they are zero-filled in buf (reading a hole costs as much as data). */
+ * they are zero-filled in buf (reading a hole costs as much as data).
+ * For a source that does not change while it is read: the hole map is
+ * remembered between calls. */
 int img_dev_pread_sparse(struct img_dev *dev, void *buf, size_t len,
     uint64_t off, struct img_ctx *ctx);
 /* Sequential (stream) versions; the position is dev->pos. */

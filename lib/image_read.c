@@ -157,19 +157,21 @@ read_header(struct img_reader *r, struct img_ctx *ctx)
 	return check_meta(r, ctx);
 }
 
+/* Chunks do not overlap and only the last may be shorter than a sector. */
 static uint64_t
 max_chunks(const struct img_reader *r)
 {
-	return (r->hdr.source_size + r->hdr.chunk_size - 1) / r->hdr.chunk_size;
+	return (r->hdr.source_size + 511) / 512;
 }
 
-/* Length a chunk at this (aligned) offset must have. */
-static uint32_t
-slot_length(const struct img_reader *r, uint64_t off)
+/* The end of the chunk-size window holding off (the source's end for the
+ * last one): a chunk never crosses it. */
+static uint64_t
+window_end(const struct img_reader *r, uint64_t off)
 {
-	uint64_t rest = r->hdr.source_size - off;
+	uint64_t end = off - off % r->hdr.chunk_size + r->hdr.chunk_size;
 
-	return rest < r->hdr.chunk_size ? (uint32_t)rest : r->hdr.chunk_size;
+	return end < r->hdr.source_size ? end : r->hdr.source_size;
 }
 
 int
@@ -202,6 +204,14 @@ img_decode_footer(struct img_reader *r, const uint8_t *b, uint64_t footer_pos,
 	return 0;
 }
 
+/* 1 if chunk c may come after chunk prev: chunks are in offset order and
+ * do not overlap. */
+int
+img_chunk_follows(const struct img_chunk *prev, const struct img_chunk *c)
+{
+	return c->offset >= prev->offset + prev->length;
+}
+
 /* Checks the fields a chunk header and an index entry share. */
 int
 img_check_chunk_fields(const struct img_reader *r, const struct img_chunk *c,
@@ -209,9 +219,11 @@ img_check_chunk_fields(const struct img_reader *r, const struct img_chunk *c,
 {
 	const char *why = NULL;
 
-	if (c->offset % r->hdr.chunk_size || c->offset >= r->hdr.source_size)
+	if (c->offset % 512 || c->offset >= r->hdr.source_size)
 		why = "offset out of range";
-	else if (c->length != slot_length(r, c->offset))
+	else if (c->length == 0 ||
+	    c->offset + c->length > window_end(r, c->offset) ||
+	    (c->length % 512 && c->offset + c->length != r->hdr.source_size))
 		why = "bad length";
 	else if (c->flags & ~IMG_CHUNK_KNOWN)
 		why = "unknown flags";
@@ -259,7 +271,7 @@ check_index(struct img_reader *r, struct img_ctx *ctx)
 		rc = img_check_chunk_fields(r, &c, ctx);
 		if (rc < 0)
 			return img_error_prefix(ctx, "index");
-		if ((i > 0 && c.offset <= prev.offset) ||
+		if ((i > 0 && !img_chunk_follows(&prev, &c)) ||
 		    c.record_pos < prev_end || c.used == 0 ||
 		    c.used > c.length ||
 		    c.record_pos + IMG_CHUNK_HDR_SIZE + c.stored >
@@ -458,7 +470,7 @@ img_reader_entry(const struct img_reader *r, uint64_t i, struct img_chunk *c)
 }
 
 uint64_t
-img_reader_find(const struct img_reader *r, uint64_t off)
+img_reader_seek(const struct img_reader *r, uint64_t off)
 {
 	uint64_t lo = 0, hi = r->count;
 	struct img_chunk c;
@@ -472,12 +484,21 @@ img_reader_find(const struct img_reader *r, uint64_t off)
 		else
 			hi = mid;
 	}
-	if (lo < r->count) {
-		img_reader_entry(r, lo, &c);
+	return lo;
+}
+
+uint64_t
+img_reader_find(const struct img_reader *r, uint64_t off)
+{
+	uint64_t i = img_reader_seek(r, off);
+	struct img_chunk c;
+
+	if (i < r->count) {
+		img_reader_entry(r, i, &c);
 		if (c.offset > off)
 			return r->count;
 	}
-	return lo;
+	return i;
 }
 
 int

@@ -98,6 +98,8 @@ int img_reader_read(struct img_reader *r, uint64_t i, struct img_chunk *c,
     uint8_t *data, struct img_ctx *ctx);
 /* Index of the chunk holding logical offset off, or count if none. */
 uint64_t img_reader_find(const struct img_reader *r, uint64_t off);
+/* Index of the first chunk that ends after off (count if none). */
+uint64_t img_reader_seek(const struct img_reader *r, uint64_t off);
 
 /* One chunk record read from the image but not yet decoded: the unit of
  * work of the restore and verify pipelines. Reading (I/O, in order) and

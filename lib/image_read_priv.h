@@ -24,7 +24,7 @@ struct img_reader {
 	uint64_t next;
 	/* stream mode */
 	uint64_t seq;
-	uint64_t last_end;
+	struct img_chunk last;	/* the previous record, for ordering */
 	uint64_t used_sum, stored_sum;
 	struct img_sha256 *entries_hash;	/* over reconstructed entries */
 	/* scratch */
@@ -45,6 +45,8 @@ int img_decode_footer(struct img_reader *r, const uint8_t *b,
 /* Checks the fields a chunk header and an index entry share. */
 int img_check_chunk_fields(const struct img_reader *r,
     const struct img_chunk *c, struct img_ctx *ctx);
+/* 1 if c may follow prev: in offset order, not overlapping. */
+int img_chunk_follows(const struct img_chunk *prev, const struct img_chunk *c);
 void img_entry_decode(const uint8_t *e, uint64_t i, struct img_chunk *c);
 
 #endif

@@ -21,7 +21,7 @@ struct img_writer {
 	unsigned chunk_size;
 	uint64_t source_size;
 	uint64_t seq;
-	uint64_t last_end;	/* end of the previous chunk, for ordering */
+	uint64_t next_off;	/* first offset the next chunk may start at */
 	uint64_t used;
 	uint64_t stored;
 	uint8_t *index;		/* IMG_INDEX_HDR_SIZE + seq * entry */
@@ -256,8 +256,12 @@ img_writer_add(struct img_writer *w, const struct img_chunk_buf *c,
 	size_t ext_len = (size_t)c->nextents * IMG_EXTENT_SIZE;
 	int rc;
 
-	if (c->offset % w->chunk_size || c->offset < w->last_end ||
-	    c->offset + c->length > w->source_size)
+	/* in order, not overlapping, each inside one chunk-size window (the
+	 * reader checks the same) */
+	if (c->offset % 512 || c->offset < w->next_off ||
+	    c->length == 0 || c->offset + c->length > w->source_size ||
+	    c->offset / w->chunk_size !=
+	    (c->offset + c->length - 1) / w->chunk_size)
 		return img_error(ctx, -EINVAL,
 		    "chunk at offset %llu out of order or out of range",
 		    (unsigned long long)c->offset);
@@ -276,7 +280,7 @@ img_writer_add(struct img_writer *w, const struct img_chunk_buf *c,
 	if (index_append(w, c, record_pos) < 0)
 		return img_error(ctx, -ENOMEM, "out of memory");
 	w->seq++;
-	w->last_end = c->offset + c->length;
+	w->next_off = c->offset + c->length;
 	w->used += c->used;
 	w->stored += c->stored;
 	return 0;

@@ -148,7 +148,7 @@ stored_in(const struct img_reader *r, uint64_t start, uint64_t len)
 	uint64_t sum = 0;
 	struct img_chunk c;
 
-	for (uint64_t i = img_reader_find(r, start);
+	for (uint64_t i = img_reader_seek(r, start);
 	    i < img_reader_count(r); i++) {
 		img_reader_entry(r, i, &c);
 		if (c.offset >= start + len)

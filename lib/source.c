@@ -35,7 +35,8 @@ img_source_check_mount(struct img_dev *src, int force, struct img_ctx *ctx)
 struct run {
 	struct img_dev *src;
 	const struct img_extents *used;
-	const struct img_extents *zeros;	/* may be NULL */
+	const struct img_extents *zeros;	/* may be NULL: cuts chunks */
+	const struct img_extents *skip;		/* may be NULL: not read */
 	unsigned chunk_size;
 	img_chunk_sink sink;
 	void *arg;
@@ -57,18 +58,16 @@ zero_covers_used(const struct img_extents *z, const struct img_chunk_buf *c)
 	return 1;
 }
 
-/* Collects the used extents of the chunk at off into c->extents; *ei is
- * the cursor into the used list (first extent that may touch this chunk).
- * Returns the used bytes. */
+/* Collects the used extents of chunk c ([c->offset, +c->length)) into
+ * c->extents; *ei is the cursor into the used list (first extent that may
+ * touch this chunk). Returns the used bytes. */
 static uint64_t
-chunk_extents(struct run *b, struct img_chunk_buf *c, uint64_t off,
-    size_t *ei)
+chunk_extents(struct run *b, struct img_chunk_buf *c, size_t *ei)
 {
 	const struct img_extents *used = b->used;
-	uint64_t end = off + c->length, sum = 0;
+	uint64_t off = c->offset, end = off + c->length, sum = 0;
 	size_t i = *ei;
 
-	c->offset = off;
 	c->nextents = 0;
 	for (; i < used->n && used->v[i].off < end; i++) {
 		uint64_t s = used->v[i].off, t = s + used->v[i].len;
@@ -94,7 +93,7 @@ static int
 read_piece(struct run *b, struct img_chunk_buf *c, uint64_t s, uint64_t t,
     struct img_ctx *ctx)
 {
-	const struct img_extents *z = b->zeros;
+	const struct img_extents *z = b->skip;
 	uint8_t *base = c->data - c->offset;
 
 	while (s < t) {
@@ -119,29 +118,134 @@ read_piece(struct run *b, struct img_chunk_buf *c, uint64_t s, uint64_t t,
 	return 0;
 }
 
-/* Fills c with the used parts of the chunk at off (unused parts zero). A
- * chunk whose used bytes all lie in the filesystem's zero ranges is not
- * read at all: it is marked known_zero. */
-static int
-read_chunk(struct run *b, struct img_chunk_buf *c, uint64_t off,
-    size_t *ei, struct img_ctx *ctx)
+#define TRIM_ALIGN	4096u
+/* A known-zero stretch at least this long at the head or tail of a
+ * window's used bytes becomes a chunk of its own (a ZERO chunk: nothing
+ * read, hashed or compressed) instead of zeros hashed inside a data chunk. */
+#define SPLIT_MIN	(64u << 10)
+
+static uint64_t
+round_down(uint64_t x)
 {
-	uint64_t used = chunk_extents(b, c, off, ei), zeroed = off;
+	return x - x % TRIM_ALIGN;
+}
+
+static uint64_t
+round_up(uint64_t x)
+{
+	return x + (TRIM_ALIGN - x % TRIM_ALIGN) % TRIM_ALIGN;
+}
+
+/* Finds the used bytes of [start, end) that are not in the zero ranges:
+ * the first one in *first and the end of the last one in *last; *used_end
+ * is the end of the last used byte. Returns 0 when there are none
+ * (everything used there is known zero). */
+static int
+data_span(const struct run *b, size_t ei, uint64_t start, uint64_t end,
+    uint64_t *first, uint64_t *last, uint64_t *used_end)
+{
+	const struct img_extents *u = b->used, *z = b->zeros;
+	int found = 0;
+
+	for (size_t i = ei; i < u->n && u->v[i].off < end; i++) {
+		uint64_t s = u->v[i].off > start ? u->v[i].off : start;
+		uint64_t t = u->v[i].off + u->v[i].len < end ?
+		    u->v[i].off + u->v[i].len : end;
+		size_t zi = z ? img_extents_seek(z, s) : 0;
+
+		if (s < t)
+			*used_end = t;
+		/* the gaps of the zero list inside [s, t) are data */
+		while (s < t) {
+			uint64_t zs = z && zi < z->n ? z->v[zi].off : UINT64_MAX;
+			uint64_t ze = zs < UINT64_MAX ? zs + z->v[zi].len : 0;
+
+			if (zs <= s) {
+				s = ze;
+				zi++;
+				continue;
+			}
+			if (!found)
+				*first = s;
+			found = 1;
+			*last = zs < t ? zs : t;
+			s = *last;
+		}
+	}
+	return found;
+}
+
+/* Where the chunk starting at start (in the window ending at wend) ends:
+ * the window's end, or earlier when a long known-zero stretch at the head
+ * or tail of its used bytes is worth a ZERO chunk of its own. */
+static uint64_t
+chunk_end(const struct run *b, size_t ei, uint64_t start, uint64_t wend)
+{
+	uint64_t first, last, used_end = 0;
+
+	if (!b->zeros ||
+	    !data_span(b, ei, start, wend, &first, &last, &used_end))
+		return wend;
+	if (round_down(first) >= start + SPLIT_MIN)
+		return round_down(first);	/* zero head, then data */
+	if (round_up(last) + SPLIT_MIN <= used_end)
+		return round_up(last);		/* data, then a zero tail */
+	return wend;
+}
+
+/* Shrinks chunk c (its extents just collected) to the 4 KiB-aligned span
+ * of its used bytes: a window with a few used blocks then costs what those
+ * blocks cost, not what the whole window would cost to hash and compress. */
+static void
+trim_chunk(struct img_chunk_buf *c)
+{
+	uint64_t end = c->offset + c->length;
+	uint64_t head = round_down(c->offset + c->extents[0]);
+	uint64_t tail = round_up(c->offset + c->extents[2 * (c->nextents - 1)] +
+	    c->extents[2 * (c->nextents - 1) + 1]);
+	uint32_t cut;
+
+	if (head < c->offset)
+		head = c->offset;
+	if (tail > end)
+		tail = end;
+	cut = (uint32_t)(head - c->offset);
+	for (uint32_t i = 0; i < c->nextents; i++)
+		c->extents[2 * i] -= cut;
+	c->offset = head;
+	c->length = (uint32_t)(tail - head);
+}
+
+/* Fills chunk c ([c->offset, +c->length), inside one chunk-size window)
+ * with its used bytes (unused parts zero), trimmed to the span they
+ * occupy. A chunk whose used bytes all lie in the filesystem's zero
+ * ranges is not read at all: it is marked known_zero. */
+static int
+read_chunk(struct run *b, struct img_chunk_buf *c, size_t *ei,
+    struct img_ctx *ctx)
+{
+	uint64_t zeroed;
 	int rc;
 
-	c->known_zero = b->zeros && used > 0 && zero_covers_used(b->zeros, c);
+	if (chunk_extents(b, c, ei) == 0)	/* a bug: no used byte */
+		return img_error(ctx, -EINVAL, "'%s': empty chunk at %llu",
+		    b->src->path, (unsigned long long)c->offset);
+	trim_chunk(c);
+	zeroed = c->offset;
+	c->known_zero = b->skip && zero_covers_used(b->skip, c);
 	for (uint32_t i = 0; !c->known_zero && i < c->nextents; i++) {
-		uint64_t s = off + c->extents[2 * i];
+		uint64_t s = c->offset + c->extents[2 * i];
 		uint64_t t = s + c->extents[2 * i + 1];
 
-		memset(c->data + (zeroed - off), 0, s - zeroed);
+		memset(c->data + (zeroed - c->offset), 0, s - zeroed);
 		rc = read_piece(b, c, s, t, ctx);
 		if (rc < 0)
 			return rc;
 		zeroed = t;
 	}
 	if (!c->known_zero)
-		memset(c->data + (zeroed - off), 0, off + c->length - zeroed);
+		memset(c->data + (zeroed - c->offset), 0,
+		    c->offset + c->length - zeroed);
 	/* One extent covering the whole chunk is written as "all used". */
 	if (c->nextents == 1 && c->extents[0] == 0 &&
 	    c->extents[1] == c->length)
@@ -175,27 +279,34 @@ run_pipeline(struct run *b, struct img_pipeline *pl,
 	int rc = 0;
 
 	while (rc == 0 && ei < used->n) {
-		/* The chunk holding the first used byte not yet copied. */
+		/* The first used byte not yet copied, its window, and the
+		 * chunk that starts there. */
 		uint64_t first = used->v[ei].off > next ? used->v[ei].off : next;
-		uint64_t off = first / b->chunk_size * b->chunk_size;
+		uint64_t wstart = first - first % b->chunk_size;
+		uint64_t wend = wstart + b->chunk_size;
+		uint64_t start = round_down(first);
 		struct img_chunk_buf *c = &bufs[n++ % depth];
 
-		if (off >= size)	/* a used range past the end: a bug */
+		if (first >= size)	/* a used range past the end: a bug */
 			return img_error(ctx, -EINVAL,
 			    "'%s': used range at %llu is beyond its end",
-			    b->src->path, (unsigned long long)off);
+			    b->src->path, (unsigned long long)first);
 		if (img_pipeline_pending(pl) == depth)
 			rc = emit_oldest(b, pl, ctx);
 		if (rc == 0)
 			rc = img_check_cancel(ctx);
 		if (rc < 0)
 			break;
-		c->length = (uint32_t)(size - off < b->chunk_size ?
-		    size - off : b->chunk_size);
-		rc = read_chunk(b, c, off, &ei, ctx);
+		if (start < next)
+			start = next;
+		if (wend > size)
+			wend = size;
+		next = chunk_end(b, ei, start, wend);
+		c->offset = start;
+		c->length = (uint32_t)(next - start);
+		rc = read_chunk(b, c, &ei, ctx);
 		if (rc == 0)
 			img_pipeline_submit(pl, c);
-		next = off + c->length;
 	}
 	while (rc == 0 && img_pipeline_pending(pl))
 		rc = emit_oldest(b, pl, ctx);
@@ -205,27 +316,26 @@ run_pipeline(struct run *b, struct img_pipeline *pl,
 }
 
 int
-img_source_run(struct img_dev *src, const struct img_extents *used,
-    const struct img_extents *zeros, unsigned chunk_size, unsigned threads,
-    img_work_fn work, img_chunk_sink sink, void *arg, const char *phase,
+img_source_run(struct img_dev *src, const struct img_source_params *p,
     struct img_ctx *ctx)
 {
 	struct run b = {
-		.src = src, .used = used, .zeros = zeros,
-		.chunk_size = chunk_size,
-		.sink = sink, .arg = arg, .phase = phase,
-		.total = img_extents_total(used),
+		.src = src, .used = p->used, .zeros = p->zeros,
+		.skip = p->read_zeros ? NULL : p->zeros,
+		.chunk_size = p->chunk_size,
+		.sink = p->sink, .arg = p->arg, .phase = p->phase,
+		.total = img_extents_total(p->used),
 	};
-	unsigned nthreads = img_pipeline_threads(threads);
+	unsigned nthreads = img_pipeline_threads(p->threads);
 	unsigned depth = 2 * nthreads + 2;
 	struct img_chunk_buf *bufs = calloc(depth, sizeof(*bufs));
 	struct img_pipeline *pl = NULL;
 	int rc = bufs ? 0 : -ENOMEM;
 
 	for (unsigned i = 0; rc == 0 && i < depth; i++)
-		rc = img_chunk_buf_init(&bufs[i], chunk_size);
+		rc = img_chunk_buf_init(&bufs[i], p->chunk_size);
 	if (rc == 0)
-		rc = img_pipeline_new(nthreads, depth, work, NULL, &pl);
+		rc = img_pipeline_new(nthreads, depth, p->work, NULL, &pl);
 	if (rc < 0)
 		rc = img_error(ctx, rc, "cannot start %u worker threads",
 		    nthreads);

@@ -17,14 +17,28 @@ struct img_dev;
 typedef int (*img_chunk_sink)(struct img_chunk_buf *c, void *arg,
     struct img_ctx *ctx);
 
+/* What img_source_run reads and what it does with each chunk. */
+struct img_source_params {
+	const struct img_extents *used;
+	/* Used bytes the filesystem says are zeros (may be NULL): chunks are
+	 * cut around them, and they are zero-filled instead of read unless
+	 * read_zeros is set (reading a copy back to check it must read them
+	 * yet cut the chunks as the copy did). */
+	const struct img_extents *zeros;
+	int read_zeros;
+	unsigned chunk_size;	/* the window a chunk never crosses */
+	unsigned threads;
+	img_work_fn work;	/* on a worker thread */
+	img_chunk_sink sink;	/* in disk order, on the calling thread */
+	void *arg;		/* for sink */
+	const char *phase;	/* progress is reported under this name */
+};
+
 /* Reads every chunk of src that holds used bytes (unused bytes zero,
- * c->extents set), runs work on it on a worker, then sink. Used bytes in
- * zeros (may be NULL) are not read but zero-filled; a chunk with nothing
- * else comes with known_zero set and its data not filled. Progress is
- * reported under phase. */
-int img_source_run(struct img_dev *src, const struct img_extents *used,
-    const struct img_extents *zeros, unsigned chunk_size, unsigned threads,
-    img_work_fn work, img_chunk_sink sink, void *arg, const char *phase,
+ * c->extents set), runs work on it on a worker, then sink. A chunk whose
+ * used bytes all lie in zeros comes with known_zero set and its data not
+ * filled (unless read_zeros). */
+int img_source_run(struct img_dev *src, const struct img_source_params *p,
     struct img_ctx *ctx);
 /* -EBUSY when src is mounted read-write (a warning instead with force). */
 int img_source_check_mount(struct img_dev *src, int force,

@@ -219,25 +219,6 @@ img_view_find_part(const struct img_view *v, uint32_t number)
 	return NULL;
 }
 
-/* The first chunk that ends after off (count if none). */
-static uint64_t
-first_chunk_after(const struct img_view *v, uint64_t off)
-{
-	uint64_t lo = 0, hi = v->count;
-	struct img_chunk c;
-
-	while (lo < hi) {
-		uint64_t mid = lo + (hi - lo) / 2;
-
-		img_reader_entry(v->rd, mid, &c);
-		if (c.offset + c.length <= off)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	return lo;
-}
-
 uint64_t
 img_view_next_stored(struct img_view *v, uint64_t off)
 {
@@ -245,7 +226,7 @@ img_view_next_stored(struct img_view *v, uint64_t off)
 	uint64_t i;
 
 	pthread_mutex_lock(&v->lock);
-	for (i = first_chunk_after(v, off); i < v->count; i++) {
+	for (i = img_reader_seek(v->rd, off); i < v->count; i++) {
 		img_reader_entry(v->rd, i, &c);
 		if (!(c.flags & IMG_CHUNK_ZERO))
 			break;
@@ -305,7 +286,7 @@ static ssize_t
 read_piece(struct img_view *v, uint8_t *buf, size_t len, uint64_t off)
 {
 	uint64_t slot_end = off - off % v->chunk_size + v->chunk_size;
-	uint64_t i = first_chunk_after(v, off);
+	uint64_t i = img_reader_seek(v->rd, off);
 	const uint8_t *data;
 	struct img_chunk c;
 	int rc = 0;

@@ -6,6 +6,7 @@
 #include "config.h"
 
 #include <check.h>
+#include <errno.h>
 #include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,6 +15,7 @@
 #include "ctx.h"
 #include "dev.h"
 #include "image_read.h"
+#include "image_write.h"
 #include "testlib.h"
 
 static uint8_t expect[TEST_SAMPLE_SIZE];
@@ -182,6 +184,88 @@ START_TEST(restore_new_and_dirty_target)
 }
 END_TEST
 
+/*
+ * Several records in one 8 KiB window, none filling it: [9 KiB, 10 KiB)
+ * text, [10 KiB, 12 KiB) a ZERO record, then [16 KiB, 24 KiB) random.
+ * Verify accepts it; a restore writes exactly those ranges over junk; the
+ * view reads zeros around them.
+ */
+#define SHORT_SIZE (24u << 10)
+START_TEST(short_records_in_one_window)
+{
+	struct img_writer_params p = { .source_size = SHORT_SIZE,
+	    .sector_size = 512, .chunk_size = 8192 };
+	static uint8_t want[SHORT_SIZE], got[SHORT_SIZE], junk[SHORT_SIZE];
+	static const uint32_t rec[3][2] = {
+		{ 9216, 1024 }, { 10240, 2048 }, { 16384, 8192 } };
+	struct img_ctx *ctx = img_ctx_new();
+	const char *img = test_path("short.img"), *tgt = test_path("t.raw");
+	struct img_restore_opts ro = { .image = img, .target = tgt };
+	struct img_verify_opts vo = { .image = img };
+	struct img_verify_result vres;
+	struct img_restore_result rres;
+	struct img_chunk_buf c;
+	struct img_writer *w;
+	struct img_dev *out;
+	struct img_view *v;
+	char id[65];
+	int fd;
+
+	ck_assert_img_ok(img_dev_open(img, IMG_DEV_WRITE | IMG_DEV_CREATE,
+	    &out, ctx), ctx);
+	ck_assert_img_ok(img_writer_open(out, &p, &w, ctx), ctx);
+	ck_assert_int_eq(img_chunk_buf_init(&c, 8192), 0);
+	memset(want, 0, sizeof(want));
+	for (int i = 0; i < 3; i++) {
+		c.offset = rec[i][0];
+		c.length = rec[i][1];
+		c.nextents = 0;
+		if (i == 0)
+			memset(c.data, 'x', c.length);
+		else if (i == 1)
+			memset(c.data, 0, c.length);
+		else
+			test_fill_random(c.data, c.length, 5);
+		memcpy(want + c.offset, c.data, c.length);
+		img_chunk_encode(&c);
+		ck_assert_img_ok(img_writer_add(w, &c, ctx), ctx);
+	}
+	/* the writer refuses a record that overlaps or crosses its window */
+	c.offset = 20480;
+	c.length = 4096;
+	ck_assert_int_eq(img_writer_add(w, &c, ctx), -EINVAL);
+	ck_assert_img_ok(img_writer_finish(w, id, ctx), ctx);
+	img_writer_free(w);
+	img_chunk_buf_free(&c);
+	img_dev_close(out);
+
+	ck_assert_img_ok(img_verify(&vo, &vres, ctx), ctx);
+	ck_assert_uint_eq(vres.chunks, 3);
+	ck_assert_uint_eq(vres.bad_chunks, 0);
+
+	test_fill_random(junk, sizeof(junk), 77);
+	test_write_file(tgt, junk, sizeof(junk), 0);
+	ck_assert_img_ok(img_restore(&ro, &rres, ctx), ctx);
+	free(rres.plan);
+	fd = open(tgt, O_RDONLY);
+	ck_assert_int_eq(read(fd, got, sizeof(got)), (ssize_t)sizeof(got));
+	close(fd);
+	ck_assert_mem_eq(got, junk, 9216);			/* not stored */
+	ck_assert_mem_eq(got + 9216, want + 9216, 3072);	/* two records */
+	ck_assert_mem_eq(got + 12288, junk + 12288, 4096);	/* not stored */
+	ck_assert_mem_eq(got + 16384, want + 16384, 8192);
+
+	ck_assert_img_ok(img_view_open(img, &v, ctx), ctx);
+	ck_assert_int_eq(img_view_read(v, got, sizeof(got), 0),
+	    (ssize_t)sizeof(got));
+	ck_assert_mem_eq(got, want, sizeof(got));
+	ck_assert_int_eq(img_view_read(v, got, 3000, 8000), 3000);
+	ck_assert_mem_eq(got, want + 8000, 3000);
+	img_view_close(v);
+	img_ctx_free(ctx);
+}
+END_TEST
+
 START_TEST(metadata_records)
 {
 	struct img_ctx *ctx = img_ctx_new();
@@ -215,6 +299,7 @@ image_rw_suite(void)
 	tcase_add_test(tc, verify_sound_image);
 	tcase_add_test(tc, restore_new_and_dirty_target);
 	tcase_add_test(tc, metadata_records);
+	tcase_add_test(tc, short_records_in_one_window);
 	suite_add_tcase(s, tc);
 	return s;
 }
