@@ -14,6 +14,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "dev.h"
+
 struct img_ctx;
 struct img_dev;
 struct img_extents;
@@ -45,12 +47,19 @@ struct fs_info {
 	struct img_extents *zeros;
 };
 
-/* A volume inside a container (an LVM logical volume on a PV): a byte
- * range the scanner probes and scans like a partition. */
+#define FS_SUBVOL_MAX_PIECES 64
+
+/* A volume inside a container (an LVM logical volume on a PV), which the
+ * scanner probes and scans like a partition: one byte range of the device,
+ * or several pieces read one after the other as one volume. */
 struct fs_subvol {
 	uint64_t off;		/* absolute byte offset on the device */
 	uint64_t len;		/* bytes */
 	char name[72];		/* for humans and `imgtool info`: "vg/lv" */
+	/* 0: the volume is [off, off+len). Otherwise its pieces in volume
+	 * order (absolute offsets; off is the first's, len their sum). */
+	unsigned npieces;
+	struct img_dev_piece pieces[FS_SUBVOL_MAX_PIECES];
 };
 
 struct fs_ops {

@@ -32,6 +32,7 @@
 #include "ctx.h"
 #include "dev.h"
 #include "endian.h"
+#include "ext_io.h"
 #include "extents.h"
 #include "formats.h"
 
@@ -125,16 +126,18 @@ static int
 open_fs(struct img_dev *dev, const struct fs_info *info, ext2_filsys *out,
     struct img_ctx *ctx)
 {
-	char opts[64];
+	struct ext_io_target t = { .dev = dev, .off = info->off };
+	char name[64];
 	errcode_t code;
 	int rc;
 
 	/* Never EXT2_FLAG_RW: the source is only read. 64BITS makes bigalloc
 	 * and 2^32+ blocks usable. SKIP_MMP: a read-only look never waits
-	 * for a multi-mount-protection interval. */
-	snprintf(opts, sizeof(opts), "offset=%" PRIu64, info->off);
-	code = ext2fs_open2(dev->path, opts, EXT2_FLAG_64BITS |
-	    EXT2_FLAG_SKIP_MMP, 0, 0, unix_io_manager, out);
+	 * for a multi-mount-protection interval. Reads go through dev, which
+	 * may be a volume mapped from pieces of the disk. */
+	ext_io_name(&t, name, sizeof(name));
+	code = ext2fs_open2(name, NULL, EXT2_FLAG_64BITS |
+	    EXT2_FLAG_SKIP_MMP, 0, 0, ext_io_manager, out);
 	if (code == 0) {
 		/* extent trees, not flat arrays: bitmap memory then follows
 		 * the used runs (a flat 16 TiB bitmap is 512 MiB) */

@@ -15,13 +15,15 @@
  * the bootloader areas, and the physical extents of every LV that is not
  * handed to the scanner. sub_volumes hands the scanner each LV that is
  * VISIBLE, not used by another LV (cow store, pool data, raid image...),
- * and whose segments are all "striped" with stripe_count 1 on this PV,
- * in logical order, physically contiguous: one byte range per LV. Multi-
- * segment LVs that are not contiguous, LVs spanning other PVs, striped,
- * mirror, raid, thin, cache, snapshot and VDO data are stored in full.
- * Extents no LV uses are free.
+ * and whose segments are all "striped" with stripe_count 1 on this PV and
+ * cover it from its first extent without a gap: one byte range per LV, or
+ * (extended after another LV took the extents behind it) up to
+ * FS_SUBVOL_MAX_PIECES pieces in logical order, which the scanner reads as
+ * one mapped volume. LVs spanning other PVs, striped, mirror, raid, thin,
+ * cache, snapshot and VDO data are stored in full. Extents no LV uses are
+ * free.
  *
- * It does not: reassemble non-contiguous or multi-PV LVs, read metadata
+ * It does not: reassemble LVs that span several PVs, read metadata
  * from another PV of the VG (a PV without metadata areas is copied in
  * full), or accept metadata areas that disagree with the label.
  */
@@ -375,32 +377,65 @@ scan_segment(struct lvm_parse *pp, unsigned lv, int seg, int *linear,
 }
 
 static int
-add_vol(struct lvm_pv *pv, uint64_t off, uint64_t len, const char *lv)
+cmp_piece_le(const void *a, const void *b)
+{
+	const struct lvm_piece *x = a, *y = b;
+
+	return x->le < y->le ? -1 : x->le > y->le;
+}
+
+/* Pieces [first, pv->npieces) in logical order: NULL if they cover the LV
+ * from extent 0 without a gap, else why not. */
+static const char *
+not_whole(struct lvm_pv *pv, size_t first)
+{
+	const struct lvm_piece *p = pv->pieces + first;
+
+	qsort(pv->pieces + first, pv->npieces - first, sizeof(*p),
+	    cmp_piece_le);
+	if (p->le != 0)
+		return "missing its first extents";
+	for (size_t i = first + 1; i < pv->npieces; i++, p++)
+		if (p[1].le != p->le + p->count)
+			return "missing some of its extents";
+	return NULL;
+}
+
+/* The LV made of pieces [first, pv->npieces) (in logical order), as one
+ * volume: physically adjacent pieces merge; more than
+ * FS_SUBVOL_MAX_PIECES runs is too scattered (1: nothing added). */
+static int
+add_vol(struct lvm_pv *pv, size_t first, uint64_t base, const char *lv)
 {
 	struct fs_subvol *v = realloc(pv->vols, (pv->nvols + 1) * sizeof(*v));
+	uint64_t eb = pv->ext_bytes;
 
 	if (!v)
 		return -ENOMEM;
 	pv->vols = v;
-	v = &pv->vols[pv->nvols++];
-	v->off = off;
-	v->len = len;
+	v = &pv->vols[pv->nvols];
+	memset(v, 0, sizeof(*v));
+	for (size_t i = first; i < pv->npieces; i++) {
+		const struct lvm_piece *p = &pv->pieces[i];
+		struct img_dev_piece *last = v->npieces ?
+		    &v->pieces[v->npieces - 1] : NULL;
+
+		if (last && last->dev_off + last->len == base + p->pe * eb) {
+			last->len += p->count * eb;
+		} else if (v->npieces == FS_SUBVOL_MAX_PIECES) {
+			return 1;
+		} else {
+			v->pieces[v->npieces++] = (struct img_dev_piece){
+			    base + p->pe * eb, p->count * eb };
+		}
+		v->len += p->count * eb;
+	}
+	v->off = v->pieces[0].dev_off;
+	if (v->npieces == 1)
+		v->npieces = 0;		/* one range: [off, off+len) */
 	snprintf(v->name, sizeof(v->name), "%s/%s", pv->vg, lv);
+	pv->nvols++;
 	return 0;
-}
-
-/* NULL if pieces [first, pv->npieces) form the whole LV in one run. */
-static const char *
-not_one_run(const struct lvm_pv *pv, size_t first)
-{
-	const struct lvm_piece *p = pv->pieces + first;
-
-	if (p->le != 0)
-		return "not in logical order";
-	for (size_t i = first + 1; i < pv->npieces; i++, p++)
-		if (p[1].le != p->le + p->count || p[1].pe != p->pe + p->count)
-			return "not contiguous on the PV";
-	return NULL;
 }
 
 /* Hands the LV to the scanner, or stores its extents here in full. */
@@ -421,14 +456,15 @@ decide_lv(struct lvm_parse *pp, int lvsec, size_t first, int linear,
 	else if (!linear)
 		why = "not a linear volume on this PV alone";
 	else
-		why = not_one_run(pv, first);
+		why = not_whole(pv, first);
 	if (!why) {
-		const struct lvm_piece *p = &pv->pieces[first];
+		int rc = add_vol(pv, first, pp->fs->off + base, name);
 
-		for (size_t i = first; i < pv->npieces; i++)
-			n += pv->pieces[i].count;
-		return add_vol(pv, pp->fs->off + base + p->pe * eb, n * eb,
-		    name) < 0 ? img_error(ctx, -ENOMEM, "out of memory") : 0;
+		if (rc < 0)
+			return img_error(ctx, -ENOMEM, "out of memory");
+		if (rc == 0)
+			return 0;
+		why = "in more pieces than imgtool maps";
 	}
 	for (size_t i = first; i < pv->npieces; i++) {
 		n += pv->pieces[i].count;

@@ -155,8 +155,85 @@ img_dev_close(struct img_dev *dev)
 		close(dev->fd);
 	if (dev->direct_fd >= 0)
 		close(dev->direct_fd);
+	free(dev->map);
 	free(dev->path);
 	free(dev);
+}
+
+int
+img_dev_open_mapped(struct img_dev *parent,
+    const struct img_dev_piece *pieces, unsigned n, const char *name,
+    struct img_dev **out, struct img_ctx *ctx)
+{
+	struct img_dev *dev = calloc(1, sizeof(*dev));
+	uint64_t size = 0;
+	size_t plen = strlen(parent->path) + strlen(name) + 4;
+
+	*out = NULL;
+	for (unsigned i = 0; i < n; i++) {
+		if (pieces[i].len == 0 || pieces[i].dev_off > parent->size ||
+		    pieces[i].len > parent->size - pieces[i].dev_off) {
+			free(dev);
+			return img_error(ctx, -EINVAL,
+			    "'%s': piece %u of '%s' lies outside it",
+			    parent->path, i, name);
+		}
+		size += pieces[i].len;
+	}
+	if (!dev || n == 0 || !(dev->path = malloc(plen)) ||
+	    !(dev->map = malloc(n * sizeof(*dev->map)))) {
+		img_dev_close(dev);
+		return img_error(ctx, n ? -ENOMEM : -EINVAL,
+		    "'%s': cannot map '%s'", parent->path, name);
+	}
+	snprintf(dev->path, plen, "%s (%s)", parent->path, name);
+	memcpy(dev->map, pieces, n * sizeof(*dev->map));
+	dev->nmap = n;
+	dev->fd = parent->fd;
+	dev->direct_fd = -1;
+	dev->size = size;
+	dev->sector_size = parent->sector_size;
+	dev->st_dev = parent->st_dev;
+	dev->st_ino = parent->st_ino;
+	*out = dev;
+	return 0;
+}
+
+static int pread_fd(struct img_dev *dev, void *buf, size_t len,
+    uint64_t off, uint64_t shown, struct img_ctx *ctx);
+
+/* A mapped device: each part of [off, off+len) from its piece. */
+static int
+pread_mapped(struct img_dev *dev, void *buf, size_t len, uint64_t off,
+    struct img_ctx *ctx)
+{
+	uint64_t base = 0;
+	char *p = buf;
+
+	for (unsigned i = 0; i < dev->nmap && len > 0; i++) {
+		const struct img_dev_piece *m = &dev->map[i];
+		uint64_t n;
+		int rc;
+
+		if (off >= base + m->len) {
+			base += m->len;
+			continue;
+		}
+		n = base + m->len - off < len ? base + m->len - off : len;
+		rc = pread_fd(dev, p, (size_t)n, m->dev_off + (off - base),
+		    off, ctx);
+		if (rc < 0)
+			return rc;
+		p += n;
+		off += n;
+		len -= (size_t)n;
+		base += m->len;
+	}
+	if (len > 0)
+		return img_error(ctx, -ENODATA,
+		    "'%s': unexpected end of data at offset %llu", dev->path,
+		    (unsigned long long)off);
+	return 0;
 }
 
 /* An O_DIRECT read of the whole range when buffer, offset and length are
@@ -183,14 +260,13 @@ pread_direct(struct img_dev *dev, void *buf, size_t len, uint64_t off)
 	return 0;
 }
 
-int
-img_dev_pread(struct img_dev *dev, void *buf, size_t len, uint64_t off,
-    struct img_ctx *ctx)
+/* Reads len bytes at off of the descriptor; messages give shown as the
+ * offset (the logical one of a mapped device). */
+static int
+pread_fd(struct img_dev *dev, void *buf, size_t len, uint64_t off,
+    uint64_t shown, struct img_ctx *ctx)
 {
 	char *p = buf;
-
-	if (pread_direct(dev, buf, len, off) == 0)
-		return 0;
 
 	while (len > 0) {
 		ssize_t n = pread(dev->fd, p, len, (off_t)off);
@@ -202,16 +278,28 @@ img_dev_pread(struct img_dev *dev, void *buf, size_t len, uint64_t off,
 		if (n < 0)
 			return img_error_errno(ctx, -EIO,
 			    "'%s': read failed at offset %llu (%s)", dev->path,
-			    (unsigned long long)off, strerror(errno));
+			    (unsigned long long)shown, strerror(errno));
 		if (n == 0)
 			return img_error(ctx, -ENODATA,
 			    "'%s': unexpected end of data at offset %llu",
-			    dev->path, (unsigned long long)off);
+			    dev->path, (unsigned long long)shown);
 		p += n;
 		off += (uint64_t)n;
+		shown += (uint64_t)n;
 		len -= (size_t)n;
 	}
 	return 0;
+}
+
+int
+img_dev_pread(struct img_dev *dev, void *buf, size_t len, uint64_t off,
+    struct img_ctx *ctx)
+{
+	if (dev->map)
+		return pread_mapped(dev, buf, len, off, ctx);
+	if (pread_direct(dev, buf, len, off) == 0)
+		return 0;
+	return pread_fd(dev, buf, len, off, off, ctx);
 }
 
 /* Where the data or hole that holds pos ends, from the remembered map or
@@ -252,7 +340,7 @@ img_dev_pread_sparse(struct img_dev *dev, void *buf, size_t len,
 	uint64_t end = off + len, pos = off;
 	char *p = buf;
 
-	if (dev->is_blockdev || dev->is_stream)
+	if (dev->is_blockdev || dev->is_stream || dev->map)
 		return img_dev_pread(dev, buf, len, off, ctx);
 	while (pos < end) {
 		int is_data;
@@ -277,6 +365,8 @@ img_dev_pwrite(struct img_dev *dev, const void *buf, size_t len, uint64_t off,
 {
 	const char *p = buf;
 
+	if (dev->map)
+		return img_error(ctx, -EROFS, "'%s' is read-only", dev->path);
 	while (len > 0) {
 		ssize_t n = pwrite(dev->fd, p, len, (off_t)off);
 

@@ -21,6 +21,11 @@ enum {
 	IMG_DEV_DIRECT	= 1 << 3,	/* also open with O_DIRECT for reads */
 };
 
+/* One piece of a mapped device: len bytes at dev_off of the parent. */
+struct img_dev_piece {
+	uint64_t dev_off, len;
+};
+
 struct img_dev {
 	int fd;
 	char *path;		/* as given, for messages */
@@ -41,6 +46,10 @@ struct img_dev {
 	 * milliseconds; a chunk-by-chunk reader would pay it per chunk. */
 	uint64_t known_off, known_end;
 	int known_data;
+	/* A mapped device (img_dev_open_mapped): its bytes are the pieces,
+	 * in order; fd is the parent's. NULL otherwise. */
+	struct img_dev_piece *map;
+	unsigned nmap;
 };
 
 /* Opens path; returns 0 or -errno (message names the path). */
@@ -50,6 +59,13 @@ int img_dev_open(const char *path, int flags, struct img_dev **out,
  * messages. The descriptor is not closed by img_dev_close. */
 int img_dev_from_fd(int fd, const char *name, struct img_dev **out,
     struct img_ctx *ctx);
+/* A read-only device whose bytes are the n pieces of parent, one after
+ * the other (an LVM logical volume whose extents are scattered over a
+ * PV). Reads go to parent's descriptor, which must stay open; messages
+ * name it "PARENT (name)". Writes fail with -EROFS. */
+int img_dev_open_mapped(struct img_dev *parent,
+    const struct img_dev_piece *pieces, unsigned n, const char *name,
+    struct img_dev **out, struct img_ctx *ctx);
 /* Closes and frees; accepts NULL. */
 void img_dev_close(struct img_dev *dev);
 

@@ -120,16 +120,95 @@ get_volumes(struct img_dev *dev, const struct fs_info *fs,
 	rc = ops->sub_volumes(dev, fs, vols, n, ctx);
 	for (unsigned i = 0; rc == 0 && i < *n; i++) {
 		const struct fs_subvol *v = &(*vols)[i];
+		struct img_dev_piece one = { v->off, v->len };
+		const struct img_dev_piece *p = v->npieces ? v->pieces : &one;
+		unsigned np = v->npieces ? v->npieces : 1;
 
-		if (v->len == 0 || v->off < r->start || v->len > r->len ||
-		    v->off - r->start > r->len - v->len)
-			rc = img_error(ctx, -EBADMSG, "'%s': volume '%s' lies outside its container",
-			    dev->path, v->name);
+		for (unsigned k = 0; rc == 0 && k < np; k++)
+			if (p[k].len == 0 || p[k].dev_off < r->start ||
+			    p[k].len > r->len ||
+			    p[k].dev_off - r->start > r->len - p[k].len ||
+			    np > FS_SUBVOL_MAX_PIECES)
+				rc = img_error(ctx, -EBADMSG, "'%s': volume '%s' lies outside its container",
+				    dev->path, v->name);
 	}
 	if (rc < 0) {
 		free(*vols);
 		*vols = NULL;
 		*n = 0;
+	}
+	return rc;
+}
+
+/* Adds from (volume offsets) to to (device offsets) through the pieces. */
+static int
+map_to_device(struct img_extents *to, const struct img_extents *from,
+    const struct fs_subvol *v)
+{
+	for (size_t i = 0; i < from->n; i++) {
+		uint64_t a = from->v[i].off, b = a + from->v[i].len, base = 0;
+
+		for (unsigned k = 0; k < v->npieces && a < b; k++) {
+			uint64_t end = base + v->pieces[k].len;
+
+			if (a < end) {
+				uint64_t t = b < end ? b : end;
+
+				if (img_extents_add(to, v->pieces[k].dev_off +
+				    (a - base), t - a) < 0)
+					return -ENOMEM;
+				a = t;
+			}
+			base = end;
+		}
+	}
+	return 0;
+}
+
+/* A volume in several pieces: scanned through a device mapped from them
+ * (blkid probes its first piece, which holds every superblock signature
+ * when at least 1 MiB long), then shown as one region per piece. */
+static int
+scan_mapped_volume(struct img_dev *dev, struct img_scan *s,
+    const struct fs_subvol *v, struct img_ctx *ctx)
+{
+	struct img_scan_region r = { .kind = IMG_REGION_VOLUME, .len = v->len };
+	struct img_scan vs = { 0 };
+	struct probe_result pres = { 0 };
+	struct img_dev *md = NULL;
+	blkid_probe pr = NULL;
+	int rc;
+
+	snprintf(r.name, sizeof(r.name), "%s", v->name);
+	img_extents_init(&vs.used);
+	img_extents_init(&vs.zeros);
+	rc = img_dev_open_mapped(dev, v->pieces, v->npieces, v->name, &md,
+	    ctx);
+	if (rc == 0 && v->pieces[0].len >= (1u << 20))
+		pr = probe_range(dev, v->pieces[0].dev_off, v->pieces[0].len, 0,
+		    &pres);
+	if (rc == 0)
+		rc = scan_filesystem(md, &vs, &r, &pres, ctx);
+	if (pr)
+		blkid_free_probe(pr);
+	img_dev_close(md);
+	if (rc == 0 && (map_to_device(&s->used, &vs.used, v) < 0 ||
+	    map_to_device(&s->zeros, &vs.zeros, v) < 0))
+		rc = img_error(ctx, -ENOMEM, "out of memory");
+	free(vs.regions);
+	img_extents_free(&vs.used);
+	img_extents_free(&vs.zeros);
+	for (unsigned k = 0; rc == 0 && k < v->npieces; k++) {
+		struct img_scan_region *p = add_region(s, IMG_REGION_VOLUME,
+		    v->pieces[k].dev_off, v->pieces[k].len);
+
+		if (!p)
+			return img_error(ctx, -ENOMEM, "out of memory");
+		*p = r;
+		p->start = v->pieces[k].dev_off;
+		p->len = v->pieces[k].len;
+		snprintf(p->name, sizeof(p->name), "%.50s (%u of %u)", v->name,
+		    k + 1, v->npieces);
 	}
 	return rc;
 }
@@ -146,6 +225,10 @@ scan_volumes(struct img_dev *dev, struct img_scan *s,
 	int rc = 0;
 
 	for (unsigned i = 0; rc == 0 && i < n; i++) {
+		if (vols[i].npieces) {
+			rc = scan_mapped_volume(dev, s, &vols[i], ctx);
+			continue;
+		}
 		r = add_region(s, IMG_REGION_VOLUME, vols[i].off, vols[i].len);
 		if (!r)
 			return img_error(ctx, -ENOMEM, "out of memory");

@@ -2,8 +2,10 @@
 # backup-restore-lvm.sh - a GPT disk whose one partition is an LVM2 PV
 # (built by pvcreate/vgcreate/lvcreate -an -Zn --driverloaded n: no
 # device-mapper) with two linear LVs, ext4 and XFS, filled through loop
-# mounts of the LVs' byte ranges. A marker fills the PV's free extents
-# and a deleted file in each filesystem.
+# mounts of the LVs' byte ranges, and a third LV, ext4 too, in two pieces
+# that are not adjacent on the PV (lvextend after another LV took the
+# extents behind it), built in a file and written piece by piece. A marker
+# fills the PV's free extents and a deleted file in each filesystem.
 # Backup, verify, info (both LVs listed with their filesystems), restore
 # onto a zero-filled disk; the PV label and metadata areas equal, lvs on
 # the restored PV lists both LVs, e2fsck -fn and xfs_repair -n on the
@@ -62,10 +64,29 @@ yes "$MARKER" | head -c $((PSIZE - MIB)) | part_place disk.img $((PSTART + MIB))
 P=$(loop_attach disk.img -o $PSTART --sizelimit $PSIZE)
 lvm "$P" pvcreate -y "$P" > lvm.log 2>&1 || { cat lvm.log >&2; skip "pvcreate does not work here"; }
 lvm "$P" vgcreate -s 4M "$VG" "$P" >> lvm.log 2>&1 || { cat lvm.log >&2; skip "vgcreate does not work here"; }
-for lv in ext:40M xfs:100M; do
+for lv in ext:40M scat:8M gap:4M xfs:100M; do
     lvm "$P" lvcreate --driverloaded n -an -Zn -L "${lv#*:}" -n "${lv%:*}" "$VG" >> lvm.log 2>&1 \
         || { cat lvm.log >&2; skip "lvcreate without device-mapper does not work here"; }
 done
+# scat grows past xfs; gap goes, leaving free extents between the pieces
+lvm "$P" lvextend --driverloaded n -L +24M "$VG/scat" >> lvm.log 2>&1 || { cat lvm.log >&2; fail "lvextend"; }
+lvm "$P" lvremove --driverloaded n -f "$VG/gap" >> lvm.log 2>&1 || { cat lvm.log >&2; fail "lvremove"; }
+# scat_pieces : "OFFSET LENGTH" per segment of scat, in logical order
+scat_pieces() {
+    local pe_start ext
+    pe_start=$(lvm "$P" pvs --noheadings --units b --nosuffix -o pe_start 2> /dev/null | tr -d ' ')
+    ext=$(lvm "$P" vgs --noheadings --units b --nosuffix -o vg_extent_size 2> /dev/null | tr -d ' ')
+    lvm "$P" lvs --segments --noheadings -o seg_start_pe,seg_pe_ranges "$VG/scat" 2> /dev/null |
+        sort -n | while read -r _ range; do
+            range=${range##*:}
+            echo $((PSTART + pe_start + ${range%-*} * ext)) $(((${range#*-} - ${range%-*} + 1) * ext))
+        done
+}
+scat_pieces > scat.pieces
+[ "$(wc -l < scat.pieces)" = 2 ] || { cat scat.pieces >&2; fail "scat is not in two pieces"; }
+read -r S1_OFF S1_LEN S2_OFF S2_LEN <<< "$(tr '\n' ' ' < scat.pieces)"
+[ $((S1_OFF + S1_LEN)) -lt "$S2_OFF" ] || fail "scat's pieces are adjacent"
+note "scat in two pieces: $S1_OFF+$S1_LEN and $S2_OFF+$S2_LEN" 
 read -r EXT_OFF EXT_LEN <<< "$(lv_range "$P" ext)"
 read -r XFS_OFF XFS_LEN <<< "$(lv_range "$P" xfs)"
 [ "$EXT_LEN" = $((40 * MIB)) ] && [ "$XFS_LEN" = $((100 * MIB)) ] || fail "LV ranges: ext $EXT_OFF+$EXT_LEN xfs $XFS_OFF+$XFS_LEN"
@@ -91,6 +112,20 @@ fill_lv() {
 }
 fill_lv "$EXT_OFF" "$EXT_LEN" mke2fs -F -t ext4 -E lazy_itable_init=0,lazy_journal_init=0,nodiscard
 fill_lv "$XFS_OFF" "$XFS_LEN" env TEST_DIR=1 TEST_DEV=1 QA_CHECK_FS=1 mkfs.xfs -f -K
+# scat: an ext4 built in a file (with a file big enough to reach the
+# second piece), then written to its two pieces
+truncate -s $((S1_LEN + S2_LEN)) scat.src
+S=$(loop_attach scat.src)
+mke2fs -q -F -t ext4 -E lazy_itable_init=0,lazy_journal_init=0,nodiscard "$S" || fail "mke2fs scat"
+mkdir -p mnt && mount "$S" mnt || fail "mounting scat"
+mount_track "$T/mnt"
+cp -r --preserve=timestamps tree/. mnt/ && make_random_file mnt/reach.bin $((14 * MIB)) reach || fail "filling scat"
+sync
+rm mnt/secret.txt || fail "rm"
+umount_settled mnt || fail "umount scat"
+losetup -d "$S"
+dd if=scat.src of=disk.img bs=1M count=$((S1_LEN / MIB)) seek=$((S1_OFF / MIB)) conv=notrunc status=none
+dd if=scat.src of=disk.img bs=1M skip=$((S1_LEN / MIB)) seek=$((S2_OFF / MIB)) conv=notrunc status=none
 losetup -d "$P"
 [ "$(grep -c "$MARKER" disk.img)" -gt 0 ] || fail "the marker is not in the source"
 
@@ -99,6 +134,10 @@ run_imgtool verify -q img.imgt
 "$IMGTOOL" info img.imgt > info.txt || fail "imgtool info"
 grep -Eq "volume .* ext4 .*name '$VG/ext'" info.txt || { cat info.txt >&2; fail "info does not list $VG/ext as ext4"; }
 grep -Eq "volume .* xfs .*name '$VG/xfs'" info.txt || { cat info.txt >&2; fail "info does not list $VG/xfs as xfs"; }
+for k in 1 2; do
+    grep -Eq "volume .* ext4 .*name '$VG/scat \($k of 2\)'" info.txt || { cat info.txt >&2; fail "info does not list piece $k of $VG/scat as ext4"; }
+done
+grep -q "copying it in full" "$T/stderr" && { cat "$T/stderr" >&2; fail "something was copied in full"; }
 truncate -s 200M out.img
 run_imgtool restore -q --yes img.imgt out.img
 
@@ -109,7 +148,7 @@ cmp -s -n $((PSTART + 2048)) disk.img out.img || fail "the table or the PV label
 cmp -s -i $((PSTART + 4096)) -n $((PE_START - 4096)) disk.img out.img || fail "the PV metadata area differs"
 Q=$(loop_attach out.img -o $PSTART --sizelimit $PSIZE)
 lvm "$Q" lvs --noheadings -o lv_name "$VG" 2> /dev/null | tr -d ' ' | sort > lvs.out
-printf 'ext\nxfs\n' | cmp -s - lvs.out || { cat lvs.out >&2; fail "lvs on the restored PV"; }
+printf 'ext\nscat\nxfs\n' | cmp -s - lvs.out || { cat lvs.out >&2; fail "lvs on the restored PV"; }
 losetup -d "$Q"
 
 part_extract out.img "$EXT_OFF" "$EXT_LEN" ext.dst
@@ -136,6 +175,24 @@ for lv in EXT XFS; do
     cmp -s list.src list.dst || { diff list.src list.dst | head -20 >&2; fail "$lv: contents differ"; }
 done
 
+# the two-piece LV, reassembled from the restored disk
+# json_region_sum IMAGE NAME : used bytes of the volume regions of NAME
+json_region_sum() {
+    "$IMGTOOL" info --json "$1" | python3 -c 'import json,sys
+d = json.load(sys.stdin)
+print(sum(r["used"] for r in d["regions"] if r["kind"] == "volume" and r["name"].startswith(sys.argv[1] + " (")))' "$2"
+}
+part_extract out.img "$S1_OFF" "$S1_LEN" scat1.dst
+part_extract out.img "$S2_OFF" "$S2_LEN" scat2.dst
+cat scat1.dst scat2.dst > scat.dst
+e2fsck -fn scat.dst > fsck.out 2>&1 || { cat fsck.out >&2; fail "e2fsck -fn on the restored two-piece LV"; }
+lv_listing scat.src 0 $((S1_LEN + S2_LEN)) list.src
+lv_listing scat.dst 0 $((S1_LEN + S2_LEN)) list.dst
+grep -q "reach.bin" list.src || fail "reach.bin missing from the scat listing"
+cmp -s list.src list.dst || { diff list.src list.dst | head -20 >&2; fail "scat: contents differ"; }
+[ "$(json_region_sum img.imgt "$VG/scat")" = "$(ext_used_bytes scat.src)" ] \
+    || fail "scat: used $(json_region_sum img.imgt "$VG/scat"), dumpe2fs says $(ext_used_bytes scat.src)"
+
 # used bytes: the partition holds the label sectors and the metadata area
 # plus what the two filesystems use; the free extents are not stored
 "$IMGTOOL" info --json img.imgt > info.json || fail "imgtool info --json"
@@ -144,7 +201,7 @@ d = json.load(open(sys.argv[1]))
 p = [r["used"] for r in d["regions"] if r["kind"] == "partition"]
 v = [r["used"] for r in d["regions"] if r["kind"] == "volume"]
 print(p[0], sum(v), len(v))' info.json)"
-[ "$nvol" = 2 ] || fail "$nvol volume regions, expected 2"
+[ "$nvol" = 4 ] || fail "$nvol volume regions, expected 4 (ext, xfs, two of scat)"
 [ "$part_used" = $((PE_START - 2048 + vol_used)) ] || fail "partition used $part_used, expected $PE_START - 2048 + $vol_used"
 img_bytes=$(stat -c %s img.imgt)
 [ "$img_bytes" -le $((part_used + 2 * MIB)) ] || fail "image is $img_bytes bytes for $part_used used bytes"

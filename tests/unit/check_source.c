@@ -3,11 +3,13 @@
  * chunk-size window at a time, trimmed to the span of its used bytes, with
  * a long known-zero head or tail cut off as a chunk that is never read;
  * and read_zeros (a copy read back) cutting the same chunks but reading
- * every byte.
+ * every byte. Also the mapped device a scattered LVM volume is read
+ * through.
  */
 #include "config.h"
 
 #include <check.h>
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -155,6 +157,43 @@ START_TEST(read_back_cuts_the_same_chunks)
 }
 END_TEST
 
+/* A mapped device reads its pieces one after the other, refuses writes,
+ * reads past its end and pieces outside the parent. */
+START_TEST(mapped_device_reads_pieces_in_order)
+{
+	static const struct img_dev_piece pieces[] = {
+		{ 8192, 4096 }, { 0, 4096 }, { 20480, 1000 } };
+	struct img_ctx *ctx = img_ctx_new();
+	uint8_t disk[32768], want[9192], got[9192];
+	struct img_dev *dev, *md;
+
+	test_fill_random(disk, sizeof(disk), 3);
+	test_write_file(test_path("p.raw"), disk, sizeof(disk), 0);
+	memcpy(want, disk + 8192, 4096);
+	memcpy(want + 4096, disk, 4096);
+	memcpy(want + 8192, disk + 20480, 1000);
+	ck_assert_img_ok(img_dev_open(test_path("p.raw"), IMG_DEV_READ, &dev,
+	    ctx), ctx);
+	ck_assert_img_ok(img_dev_open_mapped(dev, pieces, 3, "vg/lv", &md,
+	    ctx), ctx);
+	ck_assert_uint_eq(md->size, 9192);
+	ck_assert_img_ok(img_dev_pread(md, got, 9192, 0, ctx), ctx);
+	ck_assert_mem_eq(got, want, 9192);
+	/* across both boundaries, from inside the first piece */
+	ck_assert_img_ok(img_dev_pread(md, got, 5000, 4000, ctx), ctx);
+	ck_assert_mem_eq(got, want + 4000, 5000);
+	ck_assert_int_eq(img_dev_pread(md, got, 2, 9191, ctx), -ENODATA);
+	ck_assert_ptr_nonnull(strstr(img_ctx_message(ctx), "(vg/lv)"));
+	ck_assert_int_eq(img_dev_pwrite(md, got, 512, 0, ctx), -EROFS);
+	img_dev_close(md);
+	ck_assert_int_eq(img_dev_open_mapped(dev,
+	    &(struct img_dev_piece){ 32000, 4096 }, 1, "x", &md, ctx),
+	    -EINVAL);
+	img_dev_close(dev);
+	img_ctx_free(ctx);
+}
+END_TEST
+
 static Suite *
 source_suite(void)
 {
@@ -163,6 +202,7 @@ source_suite(void)
 
 	tcase_add_test(tc, windows_are_trimmed_and_cut);
 	tcase_add_test(tc, read_back_cuts_the_same_chunks);
+	tcase_add_test(tc, mapped_device_reads_pieces_in_order);
 	suite_add_tcase(s, tc);
 	return s;
 }
