@@ -10,7 +10,7 @@ PKGS="build-essential autoconf automake libtool pkg-config
       libblkid-dev liblz4-dev libssl-dev check libext2fs-dev
       e2fsprogs dosfstools mtools fdisk gdisk util-linux openssl
       python3 xz-utils procps cryptsetup-bin btrfs-progs ntfs-3g exfatprogs exfat-fuse xfsprogs lvm2
-      qemu-system-x86 linux-image-amd64 busybox-static cpio grub-pc-bin
+      qemu-system-x86 linux-image-amd64 kmod busybox-static cpio grub-pc-bin
       grub-efi-amd64-bin grub2-common extlinux syslinux-common ovmf ipxe
       memtest86+ libfuse3-dev fuse3"
 

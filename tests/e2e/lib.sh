@@ -264,3 +264,57 @@ print([r["used"] for r in d["regions"] if r["kind"] == "partition" and r["number
 ext_used_bytes() {
     dumpe2fs -h "$1" 2> /dev/null | awk -F: '/^Block count/ {b=$2} /^Free blocks/ {f=$2} /^Block size/ {s=$2} END {print (b - f) * s}'
 }
+
+# --- a QEMU guest running Debian's kernel (for device-mapper, which the
+# host kernel lacks). guest_kernel prints the kernel path or nothing.
+guest_kernel() { ls -v /boot/vmlinuz-* 2> /dev/null | tail -n 1; }
+
+# guest_initramfs OUT SCRIPT MODULES... : a gzip'ed initramfs with static
+# busybox, /bin/lvm and its libraries, the kernel modules named (with
+# their dependencies, loaded in order) and /init running SCRIPT (busybox
+# sh) after mounting proc, sys and devtmpfs; /init then powers off.
+guest_initramfs() {
+    local out=$1 script=$2 kver m lib root=$T/guest-root
+    shift 2
+    kver=$(basename "$(guest_kernel)" | sed 's/^vmlinuz-//')
+    rm -rf "$root" && mkdir -p "$root/bin" "$root/dev" "$root/proc" "$root/sys" \
+        "$root/run/lock" "$root/etc/lvm" "$root/mods" "$root/m" || return 1
+    cp "$(command -v busybox)" "$root/bin/busybox" || return 1
+    cp /sbin/lvm "$root/bin/lvm" || return 1
+    for lib in $(ldd /sbin/lvm | grep -o '/[^ ]*'); do
+        mkdir -p "$root$(dirname "$lib")" && cp -L "$lib" "$root$lib" || return 1
+    done
+    for m in "$@"; do modprobe -S "$kver" --show-depends "$m" || return 1; done |
+        awk '$1 == "insmod" && !seen[$2]++ {print $2}' > "$T/guest-mods"
+    : > "$root/mods/order"
+    while read -r m; do
+        cp "$m" "$root/mods/" && basename "$m" >> "$root/mods/order" || return 1
+    done < "$T/guest-mods"
+    {
+        echo '#!/bin/busybox sh'
+        echo '/bin/busybox --install -s /bin'
+        echo 'mount -t proc proc /proc; mount -t sysfs sys /sys; mount -t devtmpfs dev /dev'
+        echo 'for m in $(cat /mods/order); do insmod /mods/$m || echo "GUEST-INSMOD-FAILED $m"; done'
+        cat "$script"
+        echo 'poweroff -f'
+    } > "$root/init"
+    chmod 755 "$root/init"
+    (cd "$root" && find . | cpio -o -H newc --quiet | gzip -1) > "$out"
+}
+
+# guest_run INITRD SERIAL DISK... : boots the kernel with INITRD and the
+# disks (virtio, read-only) under TCG; the console goes to SERIAL (\r
+# removed). Fails after 180 s.
+guest_run() {
+    local initrd=$1 serial=$2 d drives=()
+    shift 2
+    for d in "$@"; do drives+=(-drive "file=$d,format=raw,if=virtio,readonly=on"); done
+    timeout 180 qemu-system-x86_64 -accel tcg -cpu max -m 512 -nodefaults \
+        -display none -no-reboot -serial "file:$serial.raw" \
+        -kernel "$(guest_kernel)" -initrd "$initrd" \
+        -append "console=ttyS0 panic=-1 quiet" "${drives[@]}" \
+        < /dev/null > "$serial.qemu" 2>&1
+    local rc=$?
+    tr -d '\r' < "$serial.raw" > "$serial"
+    return $rc
+}
