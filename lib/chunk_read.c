@@ -177,6 +177,38 @@ img_raw_chunk_decode(struct img_raw_chunk *rc)
 	return rc->rc;
 }
 
+uint32_t
+img_raw_chunk_seal(const struct img_raw_chunk *rc)
+{
+	const struct img_chunk *c = &rc->c;
+
+	if (c->flags & IMG_CHUNK_ZERO)
+		return 0;
+	return img_crc32c(0, c->flags & IMG_CHUNK_LZ4 ? rc->payload :
+	    rc->data, c->stored);
+}
+
+int
+img_raw_chunk_decode_sealed(struct img_raw_chunk *rc, uint32_t seal)
+{
+	const struct img_chunk *c = &rc->c;
+
+	rc->rc = 0;
+	rc->msg[0] = '\0';
+	if (img_raw_chunk_seal(rc) != seal) {
+		raw_error(rc, "'%s': chunk at offset %llu changed since the image was checked",
+		    rc->path, (unsigned long long)c->offset);
+		return rc->rc;
+	}
+	if (c->flags & IMG_CHUNK_ZERO)
+		memset(rc->data, 0, c->length);
+	else if ((c->flags & IMG_CHUNK_LZ4) && img_lz4_decompress(rc->payload,
+	    c->stored, rc->data, c->length) < 0)	/* cannot happen */
+		raw_error(rc, "'%s': chunk at offset %llu: compressed data is damaged",
+		    rc->path, (unsigned long long)c->offset);
+	return rc->rc;
+}
+
 static int
 matches_entry(const struct img_chunk *c, const struct img_chunk *e)
 {

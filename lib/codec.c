@@ -112,9 +112,39 @@ img_crc32(uint32_t crc, const void *data, size_t len)
 }
 
 uint32_t
-img_crc32c(uint32_t crc, const void *data, size_t len)
+img_crc32c_portable(uint32_t crc, const void *data, size_t len)
 {
 	return crc_update(crc32c_table, crc, data, len);
+}
+
+#if defined(__x86_64__) && defined(__GNUC__)
+/* SSE4.2's crc32 instruction computes CRC-32C: ~20x the table. */
+__attribute__((target("sse4.2"))) static uint32_t
+crc32c_sse42(uint32_t crc, const void *data, size_t len)
+{
+	const uint8_t *p = data;
+	uint64_t c = ~crc & 0xffffffffu;
+
+	for (; len >= 8; p += 8, len -= 8) {
+		uint64_t v;
+
+		memcpy(&v, p, 8);
+		c = __builtin_ia32_crc32di(c, v);
+	}
+	for (; len > 0; p++, len--)
+		c = __builtin_ia32_crc32qi((uint32_t)c, *p);
+	return ~(uint32_t)c;
+}
+#endif
+
+uint32_t
+img_crc32c(uint32_t crc, const void *data, size_t len)
+{
+#if defined(__x86_64__) && defined(__GNUC__)
+	if (__builtin_cpu_supports("sse4.2"))
+		return crc32c_sse42(crc, data, len);
+#endif
+	return img_crc32c_portable(crc, data, len);
 }
 
 int

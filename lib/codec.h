@@ -36,6 +36,8 @@ int img_lz4_decompress(const void *src, size_t len, void *dst, size_t out_len);
  * the same checksum over more data. */
 uint32_t img_crc32(uint32_t crc, const void *data, size_t len);
 uint32_t img_crc32c(uint32_t crc, const void *data, size_t len);
+/* The same without the CPU's crc32 instruction (for tests). */
+uint32_t img_crc32c_portable(uint32_t crc, const void *data, size_t len);
 
 /* 1 if all len bytes are zero. */
 int img_is_zero(const void *buf, size_t len);

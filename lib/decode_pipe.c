@@ -31,16 +31,31 @@ struct img_decode_pipe {
 	unsigned depth;
 	uint64_t submitted;
 	int source_done;	/* the reader reached the end or a fatal error */
+	uint32_t *seals;	/* by sequence number, or NULL */
+	enum img_seal_mode seal_mode;
 };
 
 static void
 decode_work(void *item, void *arg)
 {
+	struct img_decode_pipe *dp = arg;
 	struct slot *s = item;
+	uint64_t seq = s->raw.c.seq;
 
-	(void)arg;
-	if (s->read_rc == 0)
-		img_raw_chunk_decode(&s->raw);
+	if (s->read_rc != 0)
+		return;
+	if (dp->seals && dp->seal_mode == IMG_SEAL_TRUST)
+		img_raw_chunk_decode_sealed(&s->raw, dp->seals[seq]);
+	else if (img_raw_chunk_decode(&s->raw) == 0 && dp->seals)
+		dp->seals[seq] = img_raw_chunk_seal(&s->raw);
+}
+
+void
+img_decode_pipe_seals(struct img_decode_pipe *dp, uint32_t *seals,
+    enum img_seal_mode mode)
+{
+	dp->seals = seals;
+	dp->seal_mode = mode;
 }
 
 int
@@ -62,7 +77,7 @@ img_decode_pipe_open(struct img_reader *r, unsigned threads,
 	for (unsigned i = 0; rc == 0 && i < dp->depth; i++)
 		rc = img_raw_chunk_init(&dp->slots[i].raw, chunk);
 	if (rc == 0)
-		rc = img_pipeline_new(threads, dp->depth, decode_work, NULL,
+		rc = img_pipeline_new(threads, dp->depth, decode_work, dp,
 		    &dp->pl);
 	if (rc < 0) {
 		img_decode_pipe_close(dp);

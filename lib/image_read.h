@@ -132,6 +132,13 @@ int img_reader_read_raw(struct img_reader *r, uint64_t i,
  * run on several threads at once for different rc. Sets and returns
  * rc->rc: 0, or -EBADMSG with the reason in rc->msg. */
 int img_raw_chunk_decode(struct img_raw_chunk *rc);
+/* A fingerprint of the record's payload as read (CRC-32C; 0 for a ZERO
+ * chunk), taken after img_raw_chunk_decode accepted it. */
+uint32_t img_raw_chunk_seal(const struct img_raw_chunk *rc);
+/* Decodes a record whose payload an earlier pass checked and sealed: the
+ * same seal means the same bytes, whose content was already hashed, so
+ * only LZ4 runs; another seal means the image changed (-EBADMSG). */
+int img_raw_chunk_decode_sealed(struct img_raw_chunk *rc, uint32_t seal);
 
 /* Iterates metadata records: returns 1 and sets type/payload/len for the
  * next record after *pos, 0 at the end. Records were bounds-checked at

@@ -24,11 +24,12 @@
 #include "image_read.h"
 #include "restore_priv.h"
 
-/* Reads every chunk of a seekable image before anything is written. */
+/* Reads every chunk of a seekable image before anything is written, and
+ * seals each record so that the writing pass need not hash it again. */
 static int
 preverify(struct restore *s, struct img_ctx *ctx)
 {
-	uint64_t total, done = 0;
+	uint64_t total, done = 0, count;
 	struct img_decode_pipe *dp;
 	struct img_raw_chunk *c;
 	int rc;
@@ -36,7 +37,13 @@ preverify(struct restore *s, struct img_ctx *ctx)
 	if (img_reader_is_stream(s->rd) || s->opts->no_preverify)
 		return 0;
 	total = img_reader_footer(s->rd)->used;
+	count = img_reader_count(s->rd);
+	s->seals = calloc(count ? count : 1, sizeof(*s->seals));
+	if (!s->seals)
+		return img_error(ctx, -ENOMEM, "out of memory");
 	rc = img_decode_pipe_open(s->rd, s->opts->threads, &dp, ctx);
+	if (rc == 0)
+		img_decode_pipe_seals(dp, s->seals, IMG_SEAL_RECORD);
 	while (rc == 0 && (rc = img_check_cancel(ctx)) == 0 &&
 	    (rc = img_decode_pipe_next(dp, &c, ctx)) == 1) {
 		done += c->c.used;
@@ -165,6 +172,8 @@ write_all(struct restore *s, struct img_ctx *ctx)
 
 	s->cursor = s->src_start;
 	rc = img_decode_pipe_open(s->rd, s->opts->threads, &dp, ctx);
+	if (rc == 0 && s->seals)
+		img_decode_pipe_seals(dp, s->seals, IMG_SEAL_TRUST);
 	while (rc == 0 && (rc = img_check_cancel(ctx)) == 0 &&
 	    (rc = img_decode_pipe_next(dp, &c, ctx)) == 1) {
 		rc = write_chunk(s, c, ctx);
@@ -272,6 +281,7 @@ img_restore(const struct img_restore_opts *opts,
 		free(res->plan);
 		res->plan = NULL;
 	}
+	free(s.seals);
 	img_layout_free(&s.layout);
 	img_dev_close(s.tgt);
 	img_reader_close(s.rd);

@@ -28,6 +28,9 @@ struct restore {
 	int relocate;			/* target size differs: rewrite table */
 	const struct img_region *grow;	/* partition to extend, or NULL */
 	uint64_t cursor;		/* --zero/--discard done below this */
+	/* The full check's seal of each record (NULL when there was no
+	 * check): the writing pass then decompresses without hashing. */
+	uint32_t *seals;
 };
 
 /* restore_plan.c */

@@ -13,7 +13,9 @@
 #include <unistd.h>
 
 #include "ctx.h"
+#include "decode_pipe.h"
 #include "dev.h"
+#include "image_fmt.h"
 #include "image_read.h"
 #include "image_write.h"
 #include "testlib.h"
@@ -266,6 +268,68 @@ START_TEST(short_records_in_one_window)
 }
 END_TEST
 
+/*
+ * A full pass seals each record; a second pass trusts the seals instead of
+ * hashing again, and a payload byte changed between the passes is caught
+ * there (restore's check-then-write).
+ */
+START_TEST(sealed_second_pass)
+{
+	struct img_ctx *ctx = img_ctx_new();
+	const char *path = test_path("sample.img");
+	struct img_decode_pipe *dp;
+	struct img_raw_chunk *raw;
+	struct img_reader *r;
+	struct img_chunk e;
+	uint32_t seals[5] = { 0 };
+	int n = 0, rc, fd;
+	uint8_t b;
+
+	ck_assert_img_ok(img_reader_open(path, &r, ctx), ctx);
+	ck_assert_img_ok(img_decode_pipe_open(r, 2, &dp, ctx), ctx);
+	img_decode_pipe_seals(dp, seals, IMG_SEAL_RECORD);
+	while ((rc = img_decode_pipe_next(dp, &raw, ctx)) == 1)
+		n++;
+	ck_assert_img_ok(rc, ctx);
+	ck_assert_int_eq(n, 5);
+	img_decode_pipe_close(dp);
+	ck_assert_uint_ne(seals[1], 0);
+	ck_assert_uint_eq(seals[2], 0);		/* the ZERO chunk */
+
+	/* unchanged: the trusting pass gives the same content */
+	img_reader_rewind(r);
+	ck_assert_img_ok(img_decode_pipe_open(r, 2, &dp, ctx), ctx);
+	img_decode_pipe_seals(dp, seals, IMG_SEAL_TRUST);
+	for (n = 0; (rc = img_decode_pipe_next(dp, &raw, ctx)) == 1; n++)
+		ck_assert_mem_eq(raw->data, expect + raw->c.offset,
+		    raw->c.length);
+	ck_assert_img_ok(rc, ctx);
+	ck_assert_int_eq(n, 5);
+	img_decode_pipe_close(dp);
+
+	/* one byte of chunk 1's LZ4 payload changes between the passes */
+	img_reader_entry(r, 1, &e);
+	fd = open(path, O_RDWR);
+	ck_assert_int_eq(pread(fd, &b, 1, (off_t)(e.record_pos +
+	    IMG_CHUNK_HDR_SIZE + 2 * IMG_EXTENT_SIZE + 5)), 1);
+	b ^= 0x40;
+	ck_assert_int_eq(pwrite(fd, &b, 1, (off_t)(e.record_pos +
+	    IMG_CHUNK_HDR_SIZE + 2 * IMG_EXTENT_SIZE + 5)), 1);
+	close(fd);
+	img_reader_rewind(r);
+	ck_assert_img_ok(img_decode_pipe_open(r, 2, &dp, ctx), ctx);
+	img_decode_pipe_seals(dp, seals, IMG_SEAL_TRUST);
+	ck_assert_int_eq(img_decode_pipe_next(dp, &raw, ctx), 1);
+	ck_assert_int_eq(img_decode_pipe_next(dp, &raw, ctx), -EBADMSG);
+	ck_assert_uint_eq(raw->c.offset, 4096);
+	ck_assert_ptr_nonnull(strstr(img_ctx_message(ctx),
+	    "changed since the image was checked"));
+	img_decode_pipe_close(dp);
+	img_reader_close(r);
+	img_ctx_free(ctx);
+}
+END_TEST
+
 START_TEST(metadata_records)
 {
 	struct img_ctx *ctx = img_ctx_new();
@@ -300,6 +364,7 @@ image_rw_suite(void)
 	tcase_add_test(tc, restore_new_and_dirty_target);
 	tcase_add_test(tc, metadata_records);
 	tcase_add_test(tc, short_records_in_one_window);
+	tcase_add_test(tc, sealed_second_pass);
 	suite_add_tcase(s, tc);
 	return s;
 }
