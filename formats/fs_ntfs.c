@@ -50,6 +50,7 @@
 #include "extents.h"
 #include "endian.h"
 #include "formats.h"
+#include "fs_ntfs_log.h"
 
 #define NTFS_BLOCK		512u	/* fixup stride, any sector size */
 #define NTFS_MAX_CLUSTER	(2u << 20)	/* 2 MiB (Windows 10 1709+) */
@@ -64,10 +65,6 @@ enum { REC_MFT = 0, REC_LOGFILE = 2, REC_VOLUME = 3, REC_BITMAP = 6 };
 #define AT_DATA			0x80u
 #define AT_END			0xFFFFFFFFu
 
-enum log_state { LOG_CLEAN, LOG_EMPTY, LOG_UNCLEAN, LOG_UNKNOWN };
-
-static const char *const log_names[] = { "clean", "empty", "unclean",
-    "unreadable" };
 
 struct ntfs_run {
 	uint64_t vcn, lcn, len;		/* clusters (no sparse runs) */
@@ -90,7 +87,7 @@ struct ntfs {
 	uint64_t mft_lcn;
 	unsigned major, minor;		/* NTFS version, from $Volume */
 	uint16_t vol_flags;
-	enum log_state log;
+	enum ntfs_log_state log;
 	struct runlist mft;		/* $MFT's first $DATA extent */
 	struct runlist bitmap;		/* $Bitmap's $DATA */
 	uint64_t used;			/* clusters; UINT64_MAX before */
@@ -425,84 +422,26 @@ read_volume(struct img_dev *dev, const struct fs_info *fs, struct ntfs *nt,
 	return 0;
 }
 
-/* One $LogFile restart page's first block ([layout] RESTART_PAGE_HEADER,
- * RESTART_AREA); only fields before the first fixup are used, so no fixup
- * is needed. 0 with *lsn and *clean filled, or -1 if not a valid one. */
-static int
-restart_page(const uint8_t *p, uint64_t pos, uint64_t *lsn, int *clean)
-{
-	int chkd = memcmp(p, "CHKD", 4) == 0;	/* modified by chkdsk */
-	uint32_t sys = img_le32(p + 0x10), logp = img_le32(p + 0x14);
-	uint16_t ofs = img_le16(p + 4), cnt = img_le16(p + 6), ra = img_le16(p + 0x18);
-	uint16_t major = img_le16(p + 0x1C), clients, in_use, free_list;
-	unsigned usa_end = 0x1E;
-
-	if (!chkd && memcmp(p, "RSTR", 4) != 0)
-		return -1;
-	if (!is_pow2(sys) || sys < 512 || sys > 65536 || !is_pow2(logp) ||
-	    logp < 512 || logp > 65536 || (pos != 0 && pos != sys))
-		return -1;
-	if (major != 1 && major != 2)		/* 1.1 (XP), 2.0 (Windows 8) */
-		return -1;
-	if (!chkd && img_le64(p + 8) != 0)		/* chkdsk LSN */
-		return -1;
-	if (!(chkd && cnt == 0)) {
-		if (cnt != sys / NTFS_BLOCK + 1 || ofs < 0x1E ||
-		    ofs + 2u * cnt > NTFS_BLOCK - 2)
-			return -1;
-		usa_end = ofs + 2u * cnt;
-	}
-	/* the area up to file_size (0x18) lies before the first fixup */
-	if ((ra & 7) || ra < usa_end || ra + 0x18u > NTFS_BLOCK - 2)
-		return -1;
-	clients = img_le16(p + ra + 0x08);
-	free_list = img_le16(p + ra + 0x0A);
-	in_use = img_le16(p + ra + 0x0C);
-	if ((free_list != 0xFFFF && free_list >= clients) ||
-	    (in_use != 0xFFFF && in_use >= clients))
-		return -1;
-	*lsn = chkd ? img_le64(p + 8) : img_le64(p + ra);	/* current LSN */
-	/* no client in use, or RESTART_VOLUME_IS_CLEAN (0x0002) */
-	*clean = in_use == 0xFFFF || (img_le16(p + ra + 0x0E) & 0x0002);
-	return 0;
-}
-
-/* Looks for the two restart pages where ntfs-3g does (at 0 and at the
- * system page size, trying each power of two) and sets nt->log. */
+/* Reads the $LogFile blocks fs_ntfs_log.c asks for and sets nt->log. */
 static int
 scan_logfile(struct img_dev *dev, const struct fs_info *fs, struct ntfs *nt,
     const struct runlist *rl, struct img_ctx *ctx)
 {
-	uint8_t p[NTFS_BLOCK];
-	uint64_t best = 0, lsn, off, end = rl->end_vcn * nt->cluster_size;
-	int empty = 1, found = 0, clean, best_clean = 0;
+	uint8_t p[NTFS_LOG_BLOCK];
+	uint64_t off, pos = 0, end = rl->end_vcn * nt->cluster_size;
+	struct ntfs_log_scan scan;
 
 	end = rl->data_size < end ? rl->data_size : end;
-	for (uint64_t pos = 0; pos + NTFS_BLOCK <= end;
-	    pos = pos ? pos * 2 : NTFS_BLOCK) {
-		if (map_span(nt, fs, rl, pos, &off) < NTFS_BLOCK)
+	ntfs_log_scan_init(&scan);
+	while (pos + NTFS_LOG_BLOCK <= end) {
+		if (map_span(nt, fs, rl, pos, &off) < NTFS_LOG_BLOCK)
 			break;		/* split over two runs: not found */
 		if (img_dev_pread(dev, p, sizeof(p), off, ctx) < 0)
 			return img_error_prefix(ctx, "reading $LogFile");
-		if (img_le32(p) == 0xFFFFFFFF) {	/* never written */
-			if (!empty)
-				break;
-			continue;
-		}
-		empty = 0;
-		if (memcmp(p, "RCRD", 4) == 0)	/* log records follow */
-			break;
-		if (restart_page(p, pos, &lsn, &clean) < 0)
-			continue;
-		if (!found++ || lsn > best) {
-			best = lsn;
-			best_clean = clean;
-		}
-		if (pos)
+		if (!ntfs_log_feed(&scan, p, pos, &pos))
 			break;
 	}
-	nt->log = empty ? LOG_EMPTY : !found ? LOG_UNKNOWN :
-	    best_clean ? LOG_CLEAN : LOG_UNCLEAN;
+	nt->log = ntfs_log_result(&scan);
 	return 0;
 }
 
@@ -521,10 +460,10 @@ read_logfile(struct img_dev *dev, const struct fs_info *fs, struct ntfs *nt,
 	free(rl.v);
 	if (rc == 1) {		/* not where read_record can reach */
 		img_warn(ctx, "%s", ctx->msg);
-		nt->log = LOG_UNKNOWN;
+		nt->log = NTFS_LOG_UNKNOWN;
 		rc = 0;
 	}
-	if (rc == 0 && nt->log == LOG_UNKNOWN)
+	if (rc == 0 && nt->log == NTFS_LOG_UNKNOWN)
 		img_warn(ctx, "'%s': NTFS at offset %llu: no valid restart "
 		    "page in the $LogFile; cannot tell whether it is clean",
 		    dev->path, (unsigned long long)fs->off);
@@ -606,13 +545,13 @@ ntfs_probe(struct img_dev *dev, struct fs_info *fs, struct img_ctx *ctx)
 	    (rc = read_bitmap(dev, fs, nt, rec, ctx)) != 0 ||
 	    (rc = read_logfile(dev, fs, nt, rec, ctx)) != 0)
 		goto out;
-	if (nt->log == LOG_UNCLEAN)
+	if (nt->log == NTFS_LOG_UNCLEAN)
 		img_warn(ctx, "'%s': NTFS at offset %llu: the $LogFile is not "
 		    "clean (Windows crashed, hibernated or used Fast Startup); "
 		    "shut Windows down fully to image only the used clusters",
 		    dev->path, (unsigned long long)fs->off);
 	fs->flags |= nt->vol_flags & 0x0001 ? FS_INFO_DIRTY : 0;
-	if (nt->log == LOG_UNCLEAN || nt->log == LOG_UNKNOWN)
+	if (nt->log == NTFS_LOG_UNCLEAN || nt->log == NTFS_LOG_UNKNOWN)
 		fs->flags |= FS_INFO_DIRTY | FS_INFO_STALE_MAP;
 	fs->block_size = nt->cluster_size;
 	fs->block_count = nt->clusters;
@@ -784,7 +723,7 @@ ntfs_describe(const struct fs_info *fs, char *buf, size_t len)
 	n = snprintf(buf, len, "ntfs %u.%u, %u-byte clusters, %s%llu "
 	    "clusters%s, log %s", nt->major, nt->minor, nt->cluster_size, used,
 	    (unsigned long long)nt->clusters, used[0] ? " used" : "",
-	    log_names[nt->log]);
+	    ntfs_log_names[nt->log]);
 	if (nt->vol_flags & 0x0001 && n >= 0 && (size_t)n < len)
 		n += snprintf(buf + n, len - (size_t)n, ", dirty");
 	if (fs->label[0] && n >= 0 && (size_t)n < len)
