@@ -70,25 +70,16 @@ cmd_backup(int argc, char **argv)
 		case 'r': opts.raw = 1; break;
 		case 'M': opts.force_mounted = 1; break;
 		case 'D': opts.direct = 1; break;
-		case 'j':
-			if (parse_number(optarg, &opts.threads) < 0 ||
-			    opts.threads == 0 || opts.threads > 64)
-				return usage_error("backup", usage,
-				    "bad thread count '%s' (1 to 64)", optarg);
-			break;
-		case 'q': quiet = 1; break;
 		case 'c':
 			if (parse_size(optarg, &size) < 0 || size > UINT32_MAX)
 				return usage_error("backup", usage,
 				    "bad chunk size '%s'", optarg);
 			opts.chunk_size = (unsigned)size;
 			break;
-		case 'h':
-			print_usage(stdout, usage);
-			return EXIT_OK;
 		default:
-			print_usage(stderr, usage);
-			return EXIT_USAGE;
+			rc = common_option(c, "backup", usage, &opts.threads, &quiet);
+			if (rc != CLI_OPT_NEXT)
+				return rc;
 		}
 	}
 	if (argc - optind != 2)

@@ -66,19 +66,10 @@ cmd_clone(int argc, char **argv)
 		case 'r': opts.raw = 1; break;
 		case 'M': opts.force_mounted = 1; break;
 		case 'D': opts.direct = 1; break;
-		case 'j':
-			if (parse_number(optarg, &opts.threads) < 0 ||
-			    opts.threads == 0 || opts.threads > 64)
-				return usage_error("clone", usage,
-				    "bad thread count '%s' (1 to 64)", optarg);
-			break;
-		case 'q': quiet = 1; break;
-		case 'h':
-			print_usage(stdout, usage);
-			return EXIT_OK;
 		default:
-			print_usage(stderr, usage);
-			return EXIT_USAGE;
+			rc = common_option(c, "clone", usage, &opts.threads, &quiet);
+			if (rc != CLI_OPT_NEXT)
+				return rc;
 		}
 	}
 	if (argc - optind != 2)

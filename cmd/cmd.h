@@ -44,6 +44,14 @@ void print_usage(FILE *f, const char *const *usage);
 /* Prints "imgtool CMD: message" and the synopsis to stderr; returns 2. */
 int usage_error(const char *cmd, const char *const *usage, const char *fmt,
     ...) __attribute__((format(printf, 3, 4)));
+/* The options several commands share: -j/--threads N (when threads is not
+ * NULL), -q/--quiet (when quiet is not NULL), -h/--help, and getopt's
+ * unknown option. Call it from the switch's default case: it returns
+ * CLI_OPT_NEXT when c was handled and parsing goes on, else the exit
+ * status to return now (help printed, or a usage error). */
+#define CLI_OPT_NEXT (-1)
+int common_option(int c, const char *cmd, const char *const *usage,
+    unsigned *threads, int *quiet);
 /* A decimal number that fits an unsigned: returns 0 or -1. */
 int parse_number(const char *s, unsigned *out);
 /* "4096", "64K", "1M", "2G": returns 0 or -1. */

@@ -125,7 +125,7 @@ parse_args(int argc, char **argv, struct img_export_opts *opts,
 {
 	unsigned long n;
 	char *end;
-	int c;
+	int c, rc;
 
 	while ((c = getopt_long(argc, argv, "p:O:fqh", longopts, NULL)) != -1) {
 		switch (c) {
@@ -146,13 +146,10 @@ parse_args(int argc, char **argv, struct img_export_opts *opts,
 			*qcow2 = strcmp(optarg, "qcow2") == 0;
 			break;
 		case 'f': opts->force = 1; break;
-		case 'q': *quiet = 1; break;
-		case 'h':
-			print_usage(stdout, usage);
-			return EXIT_OK;
 		default:
-			print_usage(stderr, usage);
-			return EXIT_USAGE;
+			rc = common_option(c, "export", usage, NULL, quiet);
+			if (rc != CLI_OPT_NEXT)
+				return rc;
 		}
 	}
 	if (argc - optind != 2)

@@ -39,12 +39,10 @@ cmd_info(int argc, char **argv)
 	while ((c = getopt_long(argc, argv, "jh", longopts, NULL)) != -1) {
 		switch (c) {
 		case 'j': json = 1; break;
-		case 'h':
-			print_usage(stdout, usage);
-			return EXIT_OK;
 		default:
-			print_usage(stderr, usage);
-			return EXIT_USAGE;
+			rc = common_option(c, "info", usage, NULL, NULL);
+			if (rc != CLI_OPT_NEXT)
+				return rc;
 		}
 	}
 	if (argc - optind != 1)

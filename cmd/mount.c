@@ -66,7 +66,7 @@ static int
 parse_args(int argc, char **argv, struct mount_args *a)
 {
 	char *end;
-	int c;
+	int c, rc;
 
 	while ((c = getopt_long(argc, argv, "p:fqh", longopts, NULL)) != -1) {
 		switch (c) {
@@ -80,13 +80,10 @@ parse_args(int argc, char **argv, struct mount_args *a)
 			break;
 		case OPT_FS: a->partition = 0; break;
 		case 'f': a->foreground = 1; break;
-		case 'q': a->quiet = 1; break;
-		case 'h':
-			print_usage(stdout, usage);
-			return EXIT_OK;
 		default:
-			print_usage(stderr, usage);
-			return EXIT_USAGE;
+			rc = common_option(c, "mount", usage, NULL, &a->quiet);
+			if (rc != CLI_OPT_NEXT)
+				return rc;
 		}
 	}
 	if (argc - optind != 2)

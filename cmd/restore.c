@@ -77,19 +77,10 @@ cmd_restore(int argc, char **argv)
 		case 'd': opts.discard_unused = 1; break;
 		case 'z': opts.zero_unused = 1; break;
 		case 'N': opts.no_preverify = 1; break;
-		case 'j':
-			if (parse_number(optarg, &opts.threads) < 0 ||
-			    opts.threads == 0 || opts.threads > 64)
-				return usage_error("restore", usage,
-				    "bad thread count '%s' (1 to 64)", optarg);
-			break;
-		case 'q': quiet = 1; break;
-		case 'h':
-			print_usage(stdout, usage);
-			return EXIT_OK;
 		default:
-			print_usage(stderr, usage);
-			return EXIT_USAGE;
+			rc = common_option(c, "restore", usage, &opts.threads, &quiet);
+			if (rc != CLI_OPT_NEXT)
+				return rc;
 		}
 	}
 	if (argc - optind != 2)

@@ -5,6 +5,7 @@
 #include "config.h"
 
 #include <errno.h>
+#include <getopt.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -213,4 +214,27 @@ confirm_on_tty(const struct img_restore_plan *plan, void *arg)
 		answer[0] = '\0';
 	fclose(tty);
 	return strcmp(answer, "yes\n") == 0 ? 0 : 1;
+}
+
+int
+common_option(int c, const char *cmd, const char *const *usage,
+    unsigned *threads, int *quiet)
+{
+	if (c == 'j' && threads) {
+		if (parse_number(optarg, threads) < 0 || *threads == 0 ||
+		    *threads > 64)
+			return usage_error(cmd, usage,
+			    "bad thread count '%s' (1 to 64)", optarg);
+		return CLI_OPT_NEXT;
+	}
+	if (c == 'q' && quiet) {
+		*quiet = 1;
+		return CLI_OPT_NEXT;
+	}
+	if (c == 'h') {
+		print_usage(stdout, usage);
+		return EXIT_OK;
+	}
+	print_usage(stderr, usage);
+	return EXIT_USAGE;
 }

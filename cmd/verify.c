@@ -59,19 +59,10 @@ cmd_verify(int argc, char **argv)
 	while ((c = getopt_long(argc, argv, "a:qhj:", longopts, NULL)) != -1) {
 		switch (c) {
 		case 'a': opts.against = optarg; break;
-		case 'j':
-			if (parse_number(optarg, &opts.threads) < 0 ||
-			    opts.threads == 0 || opts.threads > 64)
-				return usage_error("verify", usage,
-				    "bad thread count '%s' (1 to 64)", optarg);
-			break;
-		case 'q': quiet = 1; break;
-		case 'h':
-			print_usage(stdout, usage);
-			return EXIT_OK;
 		default:
-			print_usage(stderr, usage);
-			return EXIT_USAGE;
+			rc = common_option(c, "verify", usage, &opts.threads, &quiet);
+			if (rc != CLI_OPT_NEXT)
+				return rc;
 		}
 	}
 	if (argc - optind != 1)
