@@ -78,7 +78,10 @@ open_output(struct backup *b, struct img_ctx *ctx)
 		    image);
 	}
 	close(fd);
-	return img_dev_open(b->tmp_path, IMG_DEV_WRITE, &b->out, ctx);
+	rc = img_dev_open(b->tmp_path, IMG_DEV_WRITE, &b->out, ctx);
+	if (rc == 0)
+		b->out->writeback = 1;
+	return rc;
 }
 
 /* Moves the finished temporary file to its final name, durably. */

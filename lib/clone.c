@@ -269,6 +269,8 @@ copy_and_check(struct clone *c, struct img_ctx *ctx)
 			c->tgt->size = c->target_size;
 	}
 	if (rc == 0)
+		c->tgt->writeback = 1;
+	if (rc == 0)
 		rc = img_source_run(c->src, &(struct img_source_params){
 		    .used = &c->used, .zeros = &c->scan->zeros,
 		    .chunk_size = cs, .threads = o->threads,

@@ -359,11 +359,24 @@ img_dev_pread_sparse(struct img_dev *dev, void *buf, size_t len,
 	return 0;
 }
 
+/* Starts the writeback of the whole pages in [from, to); a hint, so
+ * errors are ignored (the final fsync reports real ones). */
+static void
+start_writeback(struct img_dev *dev, uint64_t from, uint64_t to)
+{
+	from = (from + 4095) & ~(uint64_t)4095;
+	to &= ~(uint64_t)4095;
+	if (dev->writeback && !dev->is_stream && to > from)
+		(void)sync_file_range(dev->fd, (off_t)from, (off_t)(to - from),
+		    SYNC_FILE_RANGE_WRITE);
+}
+
 int
 img_dev_pwrite(struct img_dev *dev, const void *buf, size_t len, uint64_t off,
     struct img_ctx *ctx)
 {
 	const char *p = buf;
+	uint64_t start = off;
 
 	if (dev->map)
 		return img_error(ctx, -EROFS, "'%s' is read-only", dev->path);
@@ -385,6 +398,7 @@ img_dev_pwrite(struct img_dev *dev, const void *buf, size_t len, uint64_t off,
 		off += (uint64_t)n;
 		len -= (size_t)n;
 	}
+	start_writeback(dev, start, off);
 	return 0;
 }
 
@@ -437,6 +451,11 @@ img_dev_write(struct img_dev *dev, const void *buf, size_t len,
 		dev->pos += (uint64_t)n;
 		len -= (size_t)n;
 	}
+	/* the pages finished since the last call (a header may end inside
+	 * one that the next write completes) */
+	start_writeback(dev, dev->written_back, dev->pos);
+	if (dev->writeback && !dev->is_stream)
+		dev->written_back = dev->pos & ~(uint64_t)4095;
 	return 0;
 }
 

@@ -46,6 +46,11 @@ struct img_dev {
 	 * milliseconds; a chunk-by-chunk reader would pay it per chunk. */
 	uint64_t known_off, known_end;
 	int known_data;
+	/* Set by the caller of a file or device it writes: each page written
+	 * goes to the disk at once (sync_file_range), so the disk works while
+	 * the CPUs compress and the final fsync finds little left to do. */
+	int writeback;
+	uint64_t written_back;	/* img_dev_write: pages below this started */
 	/* A mapped device (img_dev_open_mapped): its bytes are the pieces,
 	 * in order; fd is the parent's. NULL otherwise. */
 	struct img_dev_piece *map;

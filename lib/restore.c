@@ -171,6 +171,7 @@ write_all(struct restore *s, struct img_ctx *ctx)
 	int rc;
 
 	s->cursor = s->src_start;
+	s->tgt->writeback = 1;
 	rc = img_decode_pipe_open(s->rd, s->opts->threads, &dp, ctx);
 	if (rc == 0 && s->seals)
 		img_decode_pipe_seals(dp, s->seals, IMG_SEAL_TRUST);
