@@ -16,7 +16,7 @@
 #include "codec.h"
 #include "ctx.h"
 #include "dev.h"
-#include "endian.h"
+#include "byteorder.h"
 #include "fs_btrfs.h"
 
 

@@ -31,7 +31,7 @@
 #include "ctx.h"
 #include "dev.h"
 #include "extents.h"
-#include "endian.h"
+#include "byteorder.h"
 #include "formats.h"
 
 #define EXFAT_BOOT_SECTORS	12u	/* one boot region, [spec] 3.1 */

@@ -31,7 +31,7 @@
 
 #include "ctx.h"
 #include "dev.h"
-#include "endian.h"
+#include "byteorder.h"
 #include "ext_io.h"
 #include "extents.h"
 #include "formats.h"

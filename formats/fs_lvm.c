@@ -38,7 +38,7 @@
 #include "codec.h"
 #include "ctx.h"
 #include "dev.h"
-#include "endian.h"
+#include "byteorder.h"
 #include "extents.h"
 #include "formats.h"
 #include "lvm_text.h"

@@ -48,7 +48,7 @@
 #include "ctx.h"
 #include "dev.h"
 #include "extents.h"
-#include "endian.h"
+#include "byteorder.h"
 #include "formats.h"
 #include "fs_ntfs_log.h"
 

@@ -16,7 +16,7 @@
 
 #include <string.h>
 
-#include "endian.h"
+#include "byteorder.h"
 #include "fs_ntfs_log.h"
 
 const char *const ntfs_log_names[] = { "clean", "empty", "unclean",

@@ -21,7 +21,7 @@
 #include "ctx.h"
 #include "dev.h"
 #include "extents.h"
-#include "endian.h"
+#include "byteorder.h"
 #include "formats.h"
 
 /* fatgen103 "FAT Type Determination": the cluster count decides. */

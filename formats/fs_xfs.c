@@ -35,7 +35,7 @@
 #include "dev.h"
 #include "extents.h"
 #include "codec.h"
-#include "endian.h"
+#include "byteorder.h"
 #include "formats.h"
 #include "fs_xfs_log.h"
 

@@ -33,6 +33,7 @@
 
 #include "ctx.h"
 #include "dev.h"
+#include "byteorder.h"
 #include "fs_xfs_log.h"
 
 #define XLOG_MAGIC	0xFEEDBABEu	/* xlog_rec_header.h_magicno */

@@ -13,7 +13,7 @@
 #include "ctx.h"
 #include "dev.h"
 #include "extents.h"
-#include "endian.h"
+#include "byteorder.h"
 #include "formats.h"
 
 #define MBR_SIGNATURE_OFF	510	/* 0x55 0xAA */

@@ -19,7 +19,7 @@
 #include "dev.h"
 #include "extents.h"
 #include "codec.h"
-#include "endian.h"
+#include "byteorder.h"
 #include "formats.h"
 
 /* GPT header fields, UEFI 2.10 section 5.3.2 */

@@ -16,7 +16,7 @@
 #include <stdint.h>
 #include <string.h>
 
-#include "endian.h"
+#include "byteorder.h"
 
 #define IMG_FORMAT_VERSION	1
 

@@ -1,10 +1,10 @@
 /*
- * endian.h - explicit little- and big-endian loads and stores, for every
+ * byteorder.h - explicit little- and big-endian loads and stores, for every
  * on-disk structure imgtool reads or writes (its own image format and the
  * filesystems in formats/). Never cast a struct onto a raw buffer.
  */
-#ifndef IMG_ENDIAN_H
-#define IMG_ENDIAN_H
+#ifndef IMG_BYTEORDER_H
+#define IMG_BYTEORDER_H
 
 #include <stdint.h>
 
