@@ -332,68 +332,11 @@ out:
 	return rc;
 }
 
-/* Collects the clusters a bitmap marks as runs; img_extents_add merges
- * runs that touch (the second TexFAT bitmap's runs are added unmerged and
- * normalized later). */
-struct bit_walk {
-	struct img_extents *ext;
-	uint64_t base;			/* device offset of cluster 2 */
-	uint32_t cluster_size;
-	uint64_t limit;			/* bits that map clusters */
-	uint64_t first, n;		/* open run (bit indexes), n 0: none */
-	uint64_t used;
-};
-
-static int
-walk_flush(struct bit_walk *w)
-{
-	int rc = 0;
-
-	if (w->n)
-		rc = img_extents_add(w->ext, w->base + w->first *
-		    w->cluster_size, w->n * w->cluster_size);
-	w->n = 0;
-	return rc;
-}
-
-static int
-walk_mark(struct bit_walk *w, uint64_t bit, uint64_t n)
-{
-	int rc = 0;
-
-	w->used += n;
-	if (w->n && w->first + w->n == bit) {
-		w->n += n;
-		return 0;
-	}
-	rc = walk_flush(w);
-	w->first = bit;
-	w->n = n;
-	return rc;
-}
-
 /* [spec] 7.1.5: bit i of the bitmap is cluster i + 2. */
 static int
 bitmap_piece(const uint8_t *buf, size_t len, uint64_t pos, void *arg)
 {
-	struct bit_walk *w = arg;
-	int rc = 0;
-
-	for (size_t i = 0; i < len && rc == 0; i++) {
-		uint64_t bit = (pos + i) * 8;
-
-		if (buf[i] == 0)
-			continue;
-		if (buf[i] == 0xFF && bit + 8 <= w->limit) {
-			rc = walk_mark(w, bit, 8);
-			continue;
-		}
-		for (unsigned b = 0; b < 8 && bit + b < w->limit && rc == 0;
-		    b++)
-			if (buf[i] >> b & 1)
-				rc = walk_mark(w, bit + b, 1);
-	}
-	return rc;
+	return img_bitmap_walk_bytes(arg, buf, len, pos);
 }
 
 /* A bitmap that leaves the root directory, the up-case table or a bitmap
@@ -422,8 +365,11 @@ exfat_used_extents(struct img_dev *dev, const struct fs_info *fs,
 {
 	struct exfat *ex = fs->priv;
 	struct img_extents local;
-	struct bit_walk w = { .ext = &local, .base = fs->off + ex->heap_off,
-	    .cluster_size = ex->cluster_size, .limit = ex->clusters };
+	/* the second TexFAT bitmap's runs are added unmerged, normalized
+	 * below */
+	struct img_bitmap_walk w = { .ext = &local,
+	    .base = fs->off + ex->heap_off, .unit = ex->cluster_size,
+	    .limit = ex->clusters };
 	uint64_t bytes = ((uint64_t)ex->clusters + 7) / 8, active_used = 0;
 	int rc = 0;
 
@@ -436,7 +382,7 @@ exfat_used_extents(struct img_dev *dev, const struct fs_info *fs,
 		rc = read_chain(dev, fs, ex, ex->bitmap[b], bytes, 1,
 		    bitmap_piece, &w, ctx);
 		if (rc == 0)
-			rc = walk_flush(&w);
+			rc = img_bitmap_walk_flush(&w);
 		if (k == 0)
 			active_used = w.used;
 	}

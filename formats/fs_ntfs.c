@@ -563,59 +563,9 @@ out:
 	return rc;
 }
 
-/* Collects used clusters as runs; img_extents_add merges touching ones. */
-struct bit_walk {
-	struct img_extents *ext;
-	uint64_t base;			/* device offset of cluster 0 */
-	uint32_t cluster_size;
-	uint64_t first, n;		/* the open run, n == 0: none */
-	uint64_t used;
-};
-
-static int
-walk_mark(struct bit_walk *w, uint64_t cluster, uint64_t n)
-{
-	int rc = 0;
-
-	w->used += n;
-	if (w->n && w->first + w->n == cluster) {
-		w->n += n;
-		return 0;
-	}
-	if (w->n)
-		rc = img_extents_add(w->ext, w->base + w->first *
-		    w->cluster_size, w->n * w->cluster_size);
-	w->first = cluster;
-	w->n = n;
-	return rc;
-}
-
-/* Bits of buf (bitmap bytes from byte index at) for clusters < limit. */
-static int
-walk_bytes(struct bit_walk *w, const uint8_t *buf, size_t len, uint64_t at,
-    uint64_t limit)
-{
-	int rc = 0;
-
-	for (size_t i = 0; i < len && rc == 0; i++) {
-		uint64_t c = (at + i) * 8;
-
-		if (buf[i] == 0)
-			continue;
-		if (buf[i] == 0xFF && c + 8 <= limit) {
-			rc = walk_mark(w, c, 8);
-			continue;
-		}
-		for (unsigned b = 0; b < 8 && c + b < limit && rc == 0; b++)
-			if (buf[i] >> b & 1)
-				rc = walk_mark(w, c + b, 1);
-	}
-	return rc;
-}
-
 static int
 walk_bitmap(struct img_dev *dev, const struct fs_info *fs,
-    const struct ntfs *nt, struct bit_walk *w, struct img_ctx *ctx)
+    const struct ntfs *nt, struct img_bitmap_walk *w, struct img_ctx *ctx)
 {
 	uint64_t need = (nt->clusters + 7) / 8, off;
 	size_t chunk = need < NTFS_CHUNK ? (size_t)need : NTFS_CHUNK;
@@ -640,12 +590,11 @@ walk_bitmap(struct img_dev *dev, const struct fs_info *fs,
 			img_error_prefix(ctx, "reading $Bitmap");
 			break;
 		}
-		rc = walk_bytes(w, buf, (size_t)n, pos, nt->clusters);
+		rc = img_bitmap_walk_bytes(w, buf, (size_t)n, pos);
 	}
 	free(buf);
-	if (rc == 0 && w->n)
-		rc = img_extents_add(w->ext, w->base + w->first *
-		    w->cluster_size, w->n * w->cluster_size);
+	if (rc == 0)
+		rc = img_bitmap_walk_flush(w);
 	return rc == -ENOMEM ? img_error(ctx, rc, "out of memory") : rc;
 }
 
@@ -679,8 +628,8 @@ ntfs_used_extents(struct img_dev *dev, const struct fs_info *fs,
 {
 	struct ntfs *nt = fs->priv;
 	struct img_extents local;
-	struct bit_walk w = { .ext = &local, .base = fs->off,
-	    .cluster_size = nt->cluster_size };
+	struct img_bitmap_walk w = { .ext = &local, .base = fs->off,
+	    .unit = nt->cluster_size, .limit = nt->clusters };
 	uint64_t bps = nt->sector_size;
 	uint64_t backup = nt->sectors * bps, last = (fs->len / bps - 1) * bps;
 	int rc;

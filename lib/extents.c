@@ -154,3 +154,54 @@ img_extents_covered(const struct img_extents *e, uint64_t off, uint64_t len)
 	}
 	return sum;
 }
+
+int
+img_bitmap_walk_flush(struct img_bitmap_walk *w)
+{
+	int rc = 0;
+
+	if (w->n)
+		rc = img_extents_add(w->ext, w->base + w->first * w->unit,
+		    w->n * w->unit);
+	w->n = 0;
+	return rc;
+}
+
+static int
+walk_mark(struct img_bitmap_walk *w, uint64_t bit, uint64_t n)
+{
+	int rc;
+
+	w->used += n;
+	if (w->n && w->first + w->n == bit) {
+		w->n += n;
+		return 0;
+	}
+	rc = img_bitmap_walk_flush(w);
+	w->first = bit;
+	w->n = n;
+	return rc;
+}
+
+int
+img_bitmap_walk_bytes(struct img_bitmap_walk *w, const uint8_t *buf,
+    size_t len, uint64_t at)
+{
+	int rc = 0;
+
+	for (size_t i = 0; i < len && rc == 0; i++) {
+		uint64_t bit = (at + i) * 8;
+
+		if (buf[i] == 0)
+			continue;
+		if (buf[i] == 0xFF && bit + 8 <= w->limit) {
+			rc = walk_mark(w, bit, 8);
+			continue;
+		}
+		for (unsigned b = 0; b < 8 && bit + b < w->limit && rc == 0;
+		    b++)
+			if (buf[i] >> b & 1)
+				rc = walk_mark(w, bit + b, 1);
+	}
+	return rc;
+}

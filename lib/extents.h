@@ -42,4 +42,22 @@ size_t img_extents_seek(const struct img_extents *e, uint64_t off);
 uint64_t img_extents_covered(const struct img_extents *e, uint64_t off,
     uint64_t len);
 
+/* An allocation bitmap (bit i, least significant first, marks unit i)
+ * turned into extents: unit i is [base + i * unit, + unit). Set bits that
+ * follow each other become one extent before they reach the list. */
+struct img_bitmap_walk {
+	struct img_extents *ext;
+	uint64_t base;		/* byte offset of unit 0 */
+	uint32_t unit;		/* bytes a bit stands for */
+	uint64_t limit;		/* units the bitmap maps; later bits ignored */
+	uint64_t used;		/* set bits seen */
+	uint64_t first, n;	/* the open run; n 0: none */
+};
+
+/* len bitmap bytes that start at byte index at. 0 or -ENOMEM. */
+int img_bitmap_walk_bytes(struct img_bitmap_walk *w, const uint8_t *buf,
+    size_t len, uint64_t at);
+/* Adds the open run (call at the end). 0 or -ENOMEM. */
+int img_bitmap_walk_flush(struct img_bitmap_walk *w);
+
 #endif

@@ -79,6 +79,34 @@ START_TEST(overflow_is_clamped)
 }
 END_TEST
 
+/* Bits, least significant first: runs across byte boundaries merge, a
+ * full byte is one step, and bits at or past the limit are ignored. */
+START_TEST(bitmap_walk)
+{
+	/* bits 1-2, 7-17 (byte 1 full, crossing into byte 2), 23; byte 3
+	 * is past the limit of 26 bits but for bits 24 and 25 */
+	static const uint8_t bm[] = { 0x86, 0xFF, 0x83, 0xFF };
+	struct img_extents e;
+	struct img_bitmap_walk w = { .ext = &e, .base = 1000, .unit = 10,
+	    .limit = 26 };
+
+	img_extents_init(&e);
+	/* fed in two calls, as a chunked reader would */
+	ck_assert_int_eq(img_bitmap_walk_bytes(&w, bm, 2, 0), 0);
+	ck_assert_int_eq(img_bitmap_walk_bytes(&w, bm + 2, 2, 2), 0);
+	ck_assert_int_eq(img_bitmap_walk_flush(&w), 0);
+	ck_assert_uint_eq(e.n, 3);
+	ck_assert_uint_eq(e.v[0].off, 1010);
+	ck_assert_uint_eq(e.v[0].len, 20);
+	ck_assert_uint_eq(e.v[1].off, 1070);
+	ck_assert_uint_eq(e.v[1].len, 110);	/* bits 7..17 */
+	ck_assert_uint_eq(e.v[2].off, 1230);
+	ck_assert_uint_eq(e.v[2].len, 30);	/* bits 23..25 */
+	ck_assert_uint_eq(w.used, 2 + 11 + 3);
+	img_extents_free(&e);
+}
+END_TEST
+
 static Suite *
 extents_suite(void)
 {
@@ -89,6 +117,7 @@ extents_suite(void)
 	tcase_add_test(tc, normalizes_out_of_order);
 	tcase_add_test(tc, seek_covered_clip);
 	tcase_add_test(tc, overflow_is_clamped);
+	tcase_add_test(tc, bitmap_walk);
 	suite_add_tcase(s, tc);
 	return s;
 }
