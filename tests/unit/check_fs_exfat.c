@@ -80,23 +80,6 @@ make_exfat(const char *name, unsigned mib, const char *losetup_opts,
 	return img;
 }
 
-static void
-assert_no_marker(const struct test_fs_scan *s, const char *img)
-{
-	const char *offs = test_path("marker.off");
-	unsigned long long off;
-	FILE *f;
-	int n = 0;
-
-	test_sh("grep -obUa " MARKER " '%s' | cut -d: -f1 > '%s'", img, offs);
-	ck_assert_ptr_nonnull(f = fopen(offs, "r"));
-	while (fscanf(f, "%llu", &off) == 1 && ++n)
-		ck_assert_uint_eq(img_extents_covered(&s->used, s->fs.off + off,
-		    sizeof(MARKER) - 1), 0);
-	fclose(f);
-	ck_assert_int_gt(n, 100);
-}
-
 /* Boot regions + the FAT + every cluster dump.exfat counts used; the
  * volume is clean and fsck.exfat agrees. */
 static void
@@ -128,7 +111,7 @@ check_against_dump(const char *img)
 	    "%llu clusters used", &d_used, &d_total), 2);
 	ck_assert_uint_eq(d_used, total - free_cl);
 	ck_assert_uint_eq(d_total, total);
-	assert_no_marker(&s, img);
+	test_fs_scan_assert_no_marker(&s, img, MARKER);
 	scan_close(&s);
 }
 

@@ -70,24 +70,6 @@ make_ntfs(const char *name, unsigned mib, const char *opts)
 	return img;
 }
 
-/* No stored byte holds MARKER (it is in the file: deleted, not wiped). */
-static void
-assert_no_marker(const struct test_fs_scan *s, const char *img)
-{
-	const char *offs = test_path("marker.off");
-	unsigned long long off;
-	FILE *f;
-	int n = 0;
-
-	test_sh("grep -obUa " MARKER " '%s' | cut -d: -f1 > '%s'", img, offs);
-	ck_assert_ptr_nonnull(f = fopen(offs, "r"));
-	while (fscanf(f, "%llu", &off) == 1 && ++n)
-		ck_assert_uint_eq(img_extents_covered(&s->used, s->fs.off + off,
-		    sizeof(MARKER) - 1), 0);
-	fclose(f);
-	ck_assert_int_gt(n, 100);
-}
-
 /* Exactly the clusters ntfsinfo counts used, plus the backup boot sector
  * (outside the cluster range); the boot sectors are stored. */
 static void
@@ -115,7 +97,7 @@ check_against_ntfsinfo(const char *img, unsigned sector)
 	    "of %llu clusters used, log empty", &d_used, &d_total), 2);
 	ck_assert_uint_eq(d_used, clusters - free_cl);
 	ck_assert_uint_eq(d_total, clusters);
-	assert_no_marker(&s, img);
+	test_fs_scan_assert_no_marker(&s, img, MARKER);
 	scan_close(&s);
 }
 

@@ -277,3 +277,21 @@ test_run_suite(SRunner *sr, const char *name, const char *default_base)
 		fprintf(stderr, "could not remove %s\n", top);
 	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
 }
+
+void
+test_fs_scan_assert_no_marker(const struct test_fs_scan *s, const char *img,
+    const char *marker)
+{
+	const char *offs = test_path("marker.off");
+	unsigned long long off;
+	FILE *f;
+	int n = 0;
+
+	test_sh("grep -obUa '%s' '%s' | cut -d: -f1 > '%s'", marker, img, offs);
+	ck_assert_ptr_nonnull(f = fopen(offs, "r"));
+	while (fscanf(f, "%llu", &off) == 1 && ++n)
+		ck_assert_uint_eq(img_extents_covered(&s->used, s->fs.off + off,
+		    strlen(marker)), 0);
+	fclose(f);
+	ck_assert_int_gt(n, 100);
+}

@@ -62,6 +62,11 @@ void test_fs_scan_open(struct test_fs_scan *s, const struct fs_ops *ops,
 void test_fs_scan_close(struct test_fs_scan *s);
 /* The extents are sorted, disjoint, non-empty and inside the filesystem. */
 void test_fs_scan_assert_sane(const struct test_fs_scan *s);
+/* No used byte holds marker (a deleted file's content: freed, not wiped),
+ * which img (the file scanned, fs at s->fs.off) holds more than 100
+ * times. */
+void test_fs_scan_assert_no_marker(const struct test_fs_scan *s,
+    const char *img, const char *marker);
 /* probe and used_extents both succeeded. */
 #define ck_assert_fs_scan_ok(s) do {					\
 	ck_assert_msg((s)->probe_rc == 0, "probe rc=%d: %s",		\
