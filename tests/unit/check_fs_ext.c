@@ -95,59 +95,38 @@ make_fs(const struct variant *v)
 	return img;
 }
 
-struct scan {
-	struct img_ctx *ctx;
-	struct img_dev *dev;
-	struct fs_info info;
-	struct img_extents used;
-	int probe_rc;
-};
-
-/* Opens img and probes [off, off + len); runs used_extents when the probe
- * says "mine". Returns used_extents' result (or the probe's if not 0). */
+/* The module run over [off, off + len) of img (testlib); returns
+ * used_extents' result (or the probe's if not 0). */
 static int
-scan_fs(struct scan *s, const char *img, uint64_t off, uint64_t len)
+scan_fs(struct test_fs_scan *s, const char *img, uint64_t off, uint64_t len)
 {
-	memset(s, 0, sizeof(*s));
-	s->ctx = img_ctx_new();
-	ck_assert_ptr_nonnull(s->ctx);
-	img_extents_init(&s->used);
-	ck_assert_img_ok(img_dev_open(img, IMG_DEV_READ, &s->dev, s->ctx),
-	    s->ctx);
-	s->info.type = "ext4";
-	s->info.off = off;
-	s->info.len = len ? len : s->dev->size - off;
-	s->probe_rc = fs_ext_ops.probe(s->dev, &s->info, s->ctx);
-	if (s->probe_rc != 0)
-		return s->probe_rc;
-	return fs_ext_ops.used_extents(s->dev, &s->info, &s->used, s->ctx);
+	test_fs_scan_open(s, &fs_ext_ops, "ext4", img, off, len);
+	return s->probe_rc ? s->probe_rc : s->used_rc;
 }
 
+/* release leaves no module state behind */
 static void
-scan_done(struct scan *s)
+scan_done(struct test_fs_scan *s)
 {
-	fs_ext_ops.release(&s->info);
-	ck_assert_ptr_null(s->info.priv);
-	img_extents_free(&s->used);
-	img_dev_close(s->dev);
-	img_ctx_free(s->ctx);
+	test_fs_scan_close(s);
+	ck_assert_ptr_null(s->fs.priv);
 }
 
 /* Sorted, non-overlapping, inside the filesystem, and starting with the
  * boot block and primary superblock. */
 static void
-assert_extents_sane(const struct scan *s, uint64_t fs_bytes)
+assert_extents_sane(const struct test_fs_scan *s, uint64_t fs_bytes)
 {
 	const struct img_extents *e = &s->used;
 
 	ck_assert_uint_gt(e->n, 0);
-	ck_assert_uint_eq(e->v[0].off, s->info.off);
+	ck_assert_uint_eq(e->v[0].off, s->fs.off);
 	ck_assert_uint_ge(e->v[0].len, 2048);
 	for (size_t i = 0; i < e->n; i++) {
 		ck_assert_uint_gt(e->v[i].len, 0);
-		ck_assert_uint_ge(e->v[i].off, s->info.off);
+		ck_assert_uint_ge(e->v[i].off, s->fs.off);
 		ck_assert_uint_le(e->v[i].off + e->v[i].len,
-		    s->info.off + fs_bytes);
+		    s->fs.off + fs_bytes);
 		if (i > 0)
 			ck_assert_uint_gt(e->v[i].off,
 			    e->v[i - 1].off + e->v[i - 1].len);
@@ -161,14 +140,14 @@ START_TEST(test_variant_used_matches_dumpe2fs)
 	uint64_t want = expected_used(img);
 	uint64_t bs = dumpe2fs_field(img, "Block size");
 	uint64_t blocks = dumpe2fs_field(img, "Block count");
-	struct scan s;
+	struct test_fs_scan s;
 	char desc[256];
 
 	ck_assert_img_ok(scan_fs(&s, img, 0, 0), s.ctx);
 	ck_assert_int_eq(s.probe_rc, 0);
-	ck_assert_uint_eq((uint64_t)s.info.block_size * s.info.block_count,
+	ck_assert_uint_eq((uint64_t)s.fs.block_size * s.fs.block_count,
 	    blocks * bs);
-	ck_assert_int_eq(s.info.flags & FS_INFO_DIRTY, 0);
+	ck_assert_int_eq(s.fs.flags & FS_INFO_DIRTY, 0);
 	assert_extents_sane(&s, blocks * bs);
 	ck_assert_msg(img_extents_total(&s.used) == want,
 	    "%s: module says %llu bytes used, dumpe2fs %llu", v->name,
@@ -177,9 +156,9 @@ START_TEST(test_variant_used_matches_dumpe2fs)
 	/* the 6 MiB file alone must be in there, but not the 64 MiB */
 	ck_assert_uint_gt(want, 6 * MIB);
 	ck_assert_uint_lt(want, (uint64_t)v->size_mib * MIB / 2);
-	fs_ext_ops.describe(&s.info, desc, sizeof(desc));
+	fs_ext_ops.describe(&s.fs, desc, sizeof(desc));
 	ck_assert_msg(strstr(desc, "ext4") && strstr(desc, " used") &&
-	    strstr(desc, s.info.block_size > bs ? "clusters" : "blocks"),
+	    strstr(desc, s.fs.block_size > bs ? "clusters" : "blocks"),
 	    "describe: %s", desc);
 	scan_done(&s);
 }
@@ -191,7 +170,7 @@ START_TEST(test_offset)
 {
 	const char *img = test_path("offset.img");
 	uint64_t off = MIB, fs_bytes = 48 * MIB, want;
-	struct scan s;
+	struct test_fs_scan s;
 
 	test_sh("rm -f '%s' && truncate -s 56M '%s' && mkfs.ext4 -F -q "
 	    "-E offset=%llu -d '%s' '%s' %lluk >/dev/null && "
@@ -210,13 +189,13 @@ START_TEST(test_not_ext)
 {
 	static unsigned char junk[4 * MIB];
 	const char *img = test_path("junk.img");
-	struct scan s;
+	struct test_fs_scan s;
 
 	test_fill_random(junk, sizeof(junk), 7);
 	test_write_file(img, junk, sizeof(junk), 0);
 	ck_assert_int_eq(scan_fs(&s, img, 0, 0), 1);
 	ck_assert_str_ne(img_ctx_message(s.ctx), "");
-	ck_assert_ptr_null(s.info.priv);
+	ck_assert_ptr_null(s.fs.priv);
 	scan_done(&s);
 }
 END_TEST
@@ -243,7 +222,7 @@ static const struct {
 START_TEST(test_damaged_superblock)
 {
 	const char *img = make_fs(&variants[sb_damage[_i].variant]);
-	struct scan s;
+	struct test_fs_scan s;
 	int rc;
 
 	test_sh("printf '%s' | dd of='%s' bs=1 seek=%u conv=notrunc "
@@ -263,7 +242,7 @@ END_TEST
 START_TEST(test_damaged_bitmap)
 {
 	const char *img = make_fs(&variants[_i == 0 ? V_EXT4_4K : V_EXT2_4K]);
-	struct scan s;
+	struct test_fs_scan s;
 
 	if (_i == 0)
 		test_sh("blk=$(dumpe2fs '%s' 2>/dev/null | sed -n "
@@ -286,7 +265,7 @@ END_TEST
 START_TEST(test_too_big_for_area)
 {
 	const char *img = make_fs(&variants[V_EXT4_4K]);
-	struct scan s;
+	struct test_fs_scan s;
 
 	ck_assert_int_eq(scan_fs(&s, img, 0, 32 * MIB), 1);
 	ck_assert_ptr_nonnull(strstr(img_ctx_message(s.ctx), "available"));
@@ -297,16 +276,16 @@ END_TEST
 START_TEST(test_needs_recovery_is_dirty)
 {
 	const char *img = make_fs(&variants[V_EXT4_4K]);
-	struct scan s;
+	struct test_fs_scan s;
 	char desc[256];
 
 	test_sh("debugfs -w -R 'feature needs_recovery' '%s' >/dev/null 2>&1",
 	    img);
 	ck_assert_img_ok(scan_fs(&s, img, 0, 0), s.ctx);
-	ck_assert_int_ne(s.info.flags & FS_INFO_DIRTY, 0);
+	ck_assert_int_ne(s.fs.flags & FS_INFO_DIRTY, 0);
 	/* the bitmap may be older than the journal: copy it in full */
-	ck_assert_int_ne(s.info.flags & FS_INFO_STALE_MAP, 0);
-	fs_ext_ops.describe(&s.info, desc, sizeof(desc));
+	ck_assert_int_ne(s.fs.flags & FS_INFO_STALE_MAP, 0);
+	fs_ext_ops.describe(&s.fs, desc, sizeof(desc));
 	ck_assert_msg(strstr(desc, "needs recovery") != NULL, "%s", desc);
 	scan_done(&s);
 }
@@ -318,7 +297,7 @@ START_TEST(test_bad_blocks_skipped)
 	const char *img = test_path("bad.img");
 	const char *list = test_path("bad.list");
 	uint64_t want;
-	struct scan s;
+	struct test_fs_scan s;
 
 	test_sh("printf '9000\\n9001\\n12000\\n' > '%s' && rm -f '%s' && "
 	    "truncate -s 64M '%s' && mkfs.ext4 -b 4096 -F -q -l '%s' -d '%s' '%s' "

@@ -167,56 +167,36 @@ make_fs(const struct variant *v, int *mounted)
 	return img;
 }
 
-struct scan {
-	struct img_ctx *ctx;
-	struct img_dev *dev;
-	struct fs_info info;
-	struct img_extents used;
-	int probe_rc;
-};
-
+/* The module run over [off, off + len) of img (testlib); returns
+ * used_extents' result (or the probe's if not 0). */
 static int
-scan_fs(struct scan *s, const char *img, uint64_t off, uint64_t len)
+scan_fs(struct test_fs_scan *s, const char *img, uint64_t off, uint64_t len)
 {
-	memset(s, 0, sizeof(*s));
-	s->ctx = img_ctx_new();
-	ck_assert_ptr_nonnull(s->ctx);
-	img_extents_init(&s->used);
-	ck_assert_img_ok(img_dev_open(img, IMG_DEV_READ, &s->dev, s->ctx),
-	    s->ctx);
-	s->info.type = "xfs";
-	s->info.off = off;
-	s->info.len = len ? len : s->dev->size - off;
-	s->probe_rc = fs_xfs_ops.probe(s->dev, &s->info, s->ctx);
-	if (s->probe_rc != 0)
-		return s->probe_rc;
-	return fs_xfs_ops.used_extents(s->dev, &s->info, &s->used, s->ctx);
+	test_fs_scan_open(s, &fs_xfs_ops, "xfs", img, off, len);
+	return s->probe_rc ? s->probe_rc : s->used_rc;
 }
 
+/* release leaves no module state behind */
 static void
-scan_done(struct scan *s)
+scan_done(struct test_fs_scan *s)
 {
-	if (fs_xfs_ops.release)
-		fs_xfs_ops.release(&s->info);
-	ck_assert_ptr_null(s->info.priv);
-	img_extents_free(&s->used);
-	img_dev_close(s->dev);
-	img_ctx_free(s->ctx);
+	test_fs_scan_close(s);
+	ck_assert_ptr_null(s->fs.priv);
 }
 
 /* Sorted, non-overlapping, inside the filesystem, starting with the
  * superblock. */
 static void
-assert_extents_sane(const struct scan *s, uint64_t fs_bytes)
+assert_extents_sane(const struct test_fs_scan *s, uint64_t fs_bytes)
 {
 	const struct img_extents *e = &s->used;
 
 	ck_assert_uint_gt(e->n, 0);
-	ck_assert_uint_eq(e->v[0].off, s->info.off);
+	ck_assert_uint_eq(e->v[0].off, s->fs.off);
 	for (size_t i = 0; i < e->n; i++) {
 		ck_assert_uint_gt(e->v[i].len, 0);
 		ck_assert_uint_le(e->v[i].off + e->v[i].len,
-		    s->info.off + fs_bytes);
+		    s->fs.off + fs_bytes);
 		if (i > 0)
 			ck_assert_uint_gt(e->v[i].off,
 			    e->v[i - 1].off + e->v[i - 1].len);
@@ -254,13 +234,13 @@ START_TEST(test_variant_used_matches_xfs_db)
 	long long free_blocks = freesp_total(img), levels;
 	long long btree = btree_blocks(img, agcount, &levels);
 	uint64_t want = (uint64_t)(dblocks - free_blocks) * (uint64_t)bs;
-	struct scan s;
+	struct test_fs_scan s;
 	char desc[256];
 
 	ck_assert_img_ok(scan_fs(&s, img, 0, 0), s.ctx);
-	ck_assert_uint_eq(s.info.block_size, (uint64_t)bs);
-	ck_assert_uint_eq(s.info.block_count, (uint64_t)dblocks);
-	ck_assert_int_eq(s.info.flags, 0);
+	ck_assert_uint_eq(s.fs.block_size, (uint64_t)bs);
+	ck_assert_uint_eq(s.fs.block_count, (uint64_t)dblocks);
+	ck_assert_int_eq(s.fs.flags, 0);
 	assert_extents_sane(&s, (uint64_t)(dblocks * bs));
 	ck_assert_msg(img_extents_total(&s.used) == want, "%s: module says "
 	    "%llu bytes used, xfs_db %llu", v->name,
@@ -275,7 +255,7 @@ START_TEST(test_variant_used_matches_xfs_db)
 	/* xfsprogs agrees the log is clean */
 	test_sh("xfs_logprint -t '%s' 2>/dev/null | grep -q 'state: <CLEAN>'",
 	    img);
-	fs_xfs_ops.describe(&s.info, desc, sizeof(desc));
+	fs_xfs_ops.describe(&s.fs, desc, sizeof(desc));
 	ck_assert_msg(strstr(desc, "xfs v") && strstr(desc, " used"), "%s",
 	    desc);
 	scan_done(&s);
@@ -306,7 +286,7 @@ START_TEST(test_offset)
 	const char *img = make_fs(&variants[0], &mounted);
 	const char *big = test_path("offset.img");
 	uint64_t want;
-	struct scan s;
+	struct test_fs_scan s;
 
 	want = (uint64_t)(db_num(img, "sb 0", "dblocks") -
 	    freesp_total(img)) * 4096;
@@ -327,7 +307,7 @@ START_TEST(test_dirty_log_is_stale)
 	const char *img = make_fs(&variants[0], &mounted);
 	const char *mnt = test_path("dirty.mnt");
 	uint32_t going = XFS_GOING_LOGFLUSH;
-	struct scan s;
+	struct test_fs_scan s;
 	char desc[256];
 	int fd, rc;
 
@@ -345,8 +325,8 @@ START_TEST(test_dirty_log_is_stale)
 	test_sh("xfs_logprint -t '%s' 2>/dev/null | grep -q 'state: <DIRTY>'",
 	    img);
 	ck_assert_img_ok(scan_fs(&s, img, 0, 0), s.ctx);
-	ck_assert_int_eq(s.info.flags, FS_INFO_DIRTY | FS_INFO_STALE_MAP);
-	fs_xfs_ops.describe(&s.info, desc, sizeof(desc));
+	ck_assert_int_eq(s.fs.flags, FS_INFO_DIRTY | FS_INFO_STALE_MAP);
+	fs_xfs_ops.describe(&s.fs, desc, sizeof(desc));
 	ck_assert_msg(strstr(desc, "log needs recovery") != NULL, "%s", desc);
 	scan_done(&s);
 }
@@ -362,7 +342,7 @@ START_TEST(test_repaired_log_is_clean)
 	const char *img = make_fs(&variants[V_FRAG], &mounted);
 	const char *mnt = test_path("repair.mnt");
 	uint32_t going = XFS_GOING_LOGFLUSH;
-	struct scan s;
+	struct test_fs_scan s;
 	int fd, rc;
 
 	if (!mounted)
@@ -379,7 +359,7 @@ START_TEST(test_repaired_log_is_clean)
 	    "&& xfs_repair -L '%s' >/dev/null 2>&1 && xfs_logprint -t '%s' "
 	    "2>/dev/null | grep -q 'state: <CLEAN>'", img, img, img);
 	ck_assert_img_ok(scan_fs(&s, img, 0, 0), s.ctx);
-	ck_assert_int_eq(s.info.flags, 0);
+	ck_assert_int_eq(s.fs.flags, 0);
 	ck_assert_uint_eq(img_extents_total(&s.used), (uint64_t)(db_num(img,
 	    "sb 0", "dblocks") - freesp_total(img)) * 1024);
 	scan_done(&s);
@@ -414,7 +394,7 @@ START_TEST(test_crafted_log)
 {
 	const char *img = test_path("log.img");
 	long long logoff;
-	struct scan s;
+	struct test_fs_scan s;
 	char cmd[700];
 	int dirty;
 
@@ -425,7 +405,7 @@ START_TEST(test_crafted_log)
 	    "sed 's/.*(\\(.*\\))/\\1/'", img, img);
 	ck_assert_int_gt(logoff, 0);
 	ck_assert_img_ok(scan_fs(&s, img, 0, 0), s.ctx);
-	ck_assert_int_eq(s.info.flags, 0);
+	ck_assert_int_eq(s.fs.flags, 0);
 	scan_done(&s);
 	/* c: copy the header in block 0 to block 2 */
 	test_sh("I='%s' L=%lld; p() { printf \"$2\" | dd of=\"$I\" bs=1 "
@@ -437,9 +417,9 @@ START_TEST(test_crafted_log)
 	    "grep -q 'state: <DIRTY>'", img);
 	dirty = system(cmd) == 0;
 	ck_assert_img_ok(scan_fs(&s, img, 0, 0), s.ctx);
-	ck_assert_msg(!!(s.info.flags & FS_INFO_STALE_MAP) ==
-	    log_damage[_i].stale, "case %d: flags %u", _i, s.info.flags);
-	ck_assert_msg(!dirty || (s.info.flags & FS_INFO_STALE_MAP),
+	ck_assert_msg(!!(s.fs.flags & FS_INFO_STALE_MAP) ==
+	    log_damage[_i].stale, "case %d: flags %u", _i, s.fs.flags);
+	ck_assert_msg(!dirty || (s.fs.flags & FS_INFO_STALE_MAP),
 	    "case %d: xfs_logprint says dirty, the module clean", _i);
 	scan_done(&s);
 }
@@ -449,13 +429,13 @@ START_TEST(test_external_log_refused)
 {
 	const char *img = test_path("ext.img");
 	const char *log = test_path("ext.log");
-	struct scan s;
+	struct test_fs_scan s;
 
 	test_sh("rm -f '%s' '%s' && truncate -s 64M '%s' '%s' && "
 	    "%s -l logdev='%s' '%s'", img, log, img, log, MKFS, log, img);
 	ck_assert_int_eq(scan_fs(&s, img, 0, 0), 1);
 	ck_assert_ptr_nonnull(strstr(img_ctx_message(s.ctx), "external"));
-	ck_assert_ptr_null(s.info.priv);
+	ck_assert_ptr_null(s.fs.priv);
 	scan_done(&s);
 }
 END_TEST
@@ -464,14 +444,14 @@ START_TEST(test_not_xfs)
 {
 	static unsigned char junk[4 * MIB];
 	const char *img = test_path("junk.img");
-	struct scan s;
+	struct test_fs_scan s;
 
 	test_fill_random(junk, sizeof(junk), 7);
 	memcpy(junk, "XFSB", 4);	/* the magic alone proves nothing */
 	test_write_file(img, junk, sizeof(junk), 0);
 	ck_assert_int_eq(scan_fs(&s, img, 0, 0), 1);
 	ck_assert_str_ne(img_ctx_message(s.ctx), "");
-	ck_assert_ptr_null(s.info.priv);
+	ck_assert_ptr_null(s.fs.priv);
 	scan_done(&s);
 }
 END_TEST
@@ -480,7 +460,7 @@ START_TEST(test_too_big_for_area)
 {
 	int mounted;
 	const char *img = make_fs(&variants[0], &mounted);
-	struct scan s;
+	struct test_fs_scan s;
 
 	ck_assert_int_eq(scan_fs(&s, img, 0, 64 * MIB), 1);
 	ck_assert_ptr_nonnull(strstr(img_ctx_message(s.ctx), "available"));
@@ -584,7 +564,7 @@ START_TEST(test_damaged_fs)
 {
 	const char *img = test_path("damaged.img");
 	char cmds[1024], quoted[600], ag[24];
-	struct scan s;
+	struct test_fs_scan s;
 	int rc;
 
 	if (!can_mount)		/* needs the two-level tree */
@@ -621,7 +601,7 @@ END_TEST
 START_TEST(test_agfl_indices_inconsistent)
 {
 	const char *img = test_path("agfl.img");
-	struct scan s, ref;
+	struct test_fs_scan s, ref;
 
 	if (!can_mount)
 		return;
