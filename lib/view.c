@@ -280,34 +280,36 @@ chunk_failed(struct img_view *v, const struct img_chunk *c, uint64_t i,
 	    rc == -EBADMSG ? "damaged" : "unreadable");
 }
 
-/* Copies up to len bytes at off, staying inside one chunk-sized slot of
- * the disk. Returns the byte count or a negative errno. */
+/* Copies up to len bytes at off, stopping at the edge of the record (or of
+ * the unstored gap) that holds off: a window may hold several records, and
+ * each one decides for its own bytes. Every record, ZERO records included,
+ * is read and checked before any of its bytes are returned. Returns the
+ * byte count or a negative errno. */
 static ssize_t
 read_piece(struct img_view *v, uint8_t *buf, size_t len, uint64_t off)
 {
-	uint64_t slot_end = off - off % v->chunk_size + v->chunk_size;
 	uint64_t i = img_reader_seek(v->rd, off);
 	const uint8_t *data;
 	struct img_chunk c;
 	int rc = 0;
 
-	if (len > slot_end - off)
-		len = (size_t)(slot_end - off);
 	if (i < v->count)
 		img_reader_entry(v->rd, i, &c);
-	if (i < v->count && c.offset > off && len > c.offset - off)
-		len = (size_t)(c.offset - off);
-	if (i == v->count || c.offset > off || (c.flags & IMG_CHUNK_ZERO)) {
-		memset(buf, 0, len);	/* not stored: reads as zeros */
+	if (i == v->count || c.offset > off) {
+		/* not stored up to the next record: reads as zeros */
+		if (i < v->count && len > c.offset - off)
+			len = (size_t)(c.offset - off);
+		memset(buf, 0, len);
 		return (ssize_t)len;
 	}
+	/* seek: off lies in [c.offset, c.offset + c.length) */
+	if (len > c.offset + c.length - off)
+		len = (size_t)(c.offset + c.length - off);
 	if (v->bad[i / 8] & (1u << (i % 8)))
 		return chunk_failed(v, &c, i, -EBADMSG);
 	data = chunk_data(v, i, &rc);
 	if (!data)
 		return chunk_failed(v, &c, i, rc);
-	if (len > c.offset + c.length - off)
-		len = (size_t)(c.offset + c.length - off);
 	memcpy(buf, data + (off - c.offset), len);
 	return (ssize_t)len;
 }
