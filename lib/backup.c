@@ -2,9 +2,11 @@
  * backup.c - img_backup(): scan the source, then copy the used ranges chunk
  * by chunk into a new image.
  *
- * The image goes to a temporary name beside the final one and is renamed
- * only after everything was written and fsynced, so an interrupted backup
- * never leaves a partial file under the final name.
+ * The image goes to ".NAME.partial" beside the final name, locked, and is
+ * renamed only after everything was written and fsynced: an interrupted
+ * backup never leaves a partial file under the final name, two backups to
+ * one path cannot both run, and the next backup to the path removes what
+ * a killed one left.
  */
 #include "config.h"
 
@@ -51,40 +53,103 @@ check_not_source(struct backup *b, struct img_ctx *ctx)
 	return 0;
 }
 
+/* The partial image's name: ".NAME.partial" beside the image. It is the
+ * same for every backup to that path, so a second backup finds the first
+ * one's lock, and a later one finds what a killed one left. */
+static int
+partial_path(struct backup *b, struct img_ctx *ctx)
+{
+	const char *image = b->opts->image;
+	char dir[PATH_MAX], base[PATH_MAX];
+	int n;
+
+	snprintf(dir, sizeof(dir), "%s", image);
+	snprintf(base, sizeof(base), "%s", image);
+	n = snprintf(b->tmp_path, sizeof(b->tmp_path), "%s/.%s.partial",
+	    dirname(dir), basename(base));
+	if (n < 0 || (size_t)n >= sizeof(b->tmp_path))
+		return img_error(ctx, -ENAMETOOLONG, "'%s': name too long",
+		    image);
+	return 0;
+}
+
+/* Opens and locks the partial image. A partial file nobody holds was left
+ * by a backup that died: it is taken over and emptied. A locked one
+ * belongs to a backup that is still running: -EBUSY. */
+static int
+take_partial(struct backup *b, struct img_ctx *ctx)
+{
+	struct stat held, named;
+
+	for (int tries = 0; tries < 5; tries++) {
+		int rc = img_dev_open(b->tmp_path, IMG_DEV_WRITE |
+		    IMG_DEV_CREATE | IMG_DEV_NOFOLLOW, &b->out, ctx);
+
+		if (rc < 0)
+			return img_error_prefix(ctx,
+			    "cannot write the image '%s'", b->opts->image);
+		if (img_dev_lock(b->out, 1, ctx) < 0) {
+			char who[256];
+
+			img_dev_close(b->out);	/* another backup's: not ours */
+			b->out = NULL;
+			img_dev_holder(b->tmp_path, who, sizeof(who));
+			return img_error(ctx, -EBUSY,
+			    "'%s' is being written by another backup%s%s",
+			    b->opts->image, who[0] ? ", " : "", who);
+		}
+		/* the one we locked may have been renamed to its final name
+		 * by the backup that held it a moment ago: start again */
+		if (fstat(b->out->fd, &held) == 0 &&
+		    stat(b->tmp_path, &named) == 0 &&
+		    held.st_dev == named.st_dev && held.st_ino == named.st_ino)
+			break;
+		img_dev_close(b->out);
+		b->out = NULL;
+	}
+	if (!b->out)
+		return img_error(ctx, -EBUSY, "'%s' is being written by "
+		    "other backups", b->opts->image);
+	if (!b->out->created && b->out->size > 0)
+		img_note(ctx, "removing '%s', the partial image of an interrupted backup",
+		    b->tmp_path);
+	if (ftruncate(b->out->fd, 0) < 0)
+		return img_error_errno(ctx, -errno, "cannot empty '%s'",
+		    b->tmp_path);
+	b->out->size = 0;
+	b->out->writeback = 1;
+	return 0;
+}
+
 static int
 open_output(struct backup *b, struct img_ctx *ctx)
 {
 	const char *image = b->opts->image;
-	char dir[PATH_MAX];
 	struct stat st;
-	int fd, rc;
+	int rc;
 
 	if (strcmp(image, "-") == 0)
 		return img_dev_from_fd(1, "standard output", &b->out, ctx);
+	if (stat(image, &st) == 0 && S_ISDIR(st.st_mode))
+		return img_error(ctx, -EISDIR,
+		    "'%s' is a directory; name the image file to write in it",
+		    image);
 	if (stat(image, &st) == 0 && !b->opts->force)
 		return img_error(ctx, -EEXIST,
 		    "'%s' exists; use --force to overwrite it", image);
 	if (stat(image, &st) == 0 && !S_ISREG(st.st_mode))
 		return img_error(ctx, -EINVAL,
 		    "'%s' is not a regular file; refusing to replace it", image);
-	snprintf(dir, sizeof(dir), "%s", image);
-	snprintf(b->tmp_path, sizeof(b->tmp_path), "%s/.%s.XXXXXX",
-	    dirname(dir), basename((char *)image));
-	fd = mkostemp(b->tmp_path, O_CLOEXEC);
-	if (fd < 0) {
-		rc = -errno;
-		b->tmp_path[0] = '\0';
-		return img_error_errno(ctx, rc, "cannot create a file beside '%s'",
-		    image);
-	}
-	close(fd);
-	rc = img_dev_open(b->tmp_path, IMG_DEV_WRITE, &b->out, ctx);
+	rc = partial_path(b, ctx);
 	if (rc == 0)
-		b->out->writeback = 1;
+		rc = take_partial(b, ctx);
+	if (rc < 0 && !b->out)
+		b->tmp_path[0] = '\0';	/* not ours: leave it alone */
 	return rc;
 }
 
-/* Moves the finished temporary file to its final name, durably. */
+/* Moves the finished partial image to its final name, durably. Without
+ * --force an image that appeared meanwhile is not replaced. */
 static int
 commit_output(struct backup *b, struct img_ctx *ctx)
 {
@@ -96,7 +161,20 @@ commit_output(struct backup *b, struct img_ctx *ctx)
 	rc = img_dev_sync(b->out, ctx);
 	if (rc < 0)
 		return rc;
-	if (rename(b->tmp_path, b->opts->image) < 0)
+	rc = b->opts->force ? rename(b->tmp_path, b->opts->image) :
+	    renameat2(AT_FDCWD, b->tmp_path, AT_FDCWD, b->opts->image,
+	    RENAME_NOREPLACE);
+	if (rc < 0 && errno == EINVAL && !b->opts->force) {
+		/* no RENAME_NOREPLACE here: link() also refuses to replace */
+		rc = link(b->tmp_path, b->opts->image);
+		if (rc == 0)
+			unlink(b->tmp_path);
+	}
+	if (rc < 0 && errno == EEXIST)
+		return img_error(ctx, -EEXIST,
+		    "'%s' appeared while the backup ran; the new image was not kept (use --force to overwrite)",
+		    b->opts->image);
+	if (rc < 0)
 		return img_error_errno(ctx, -errno, "cannot rename '%s' to '%s'",
 		    b->tmp_path, b->opts->image);
 	b->tmp_path[0] = '\0';
@@ -204,6 +282,8 @@ img_backup(const struct img_backup_opts *opts, struct img_backup_result *res,
 	if (rc == 0)
 		rc = img_source_check_mount(b.src, opts->force_mounted, ctx);
 	if (rc == 0)
+		rc = img_source_claim(b.src, ctx);
+	if (rc == 0)
 		rc = check_not_source(&b, ctx);
 	if (rc == 0)
 		rc = open_output(&b, ctx);
@@ -215,6 +295,7 @@ img_backup(const struct img_backup_opts *opts, struct img_backup_result *res,
 		rc = write_image(&b, res, ctx);
 	if (rc == 0)
 		rc = commit_output(&b, ctx);
+	/* unlinked while still locked, so no other backup takes it over */
 	if (b.tmp_path[0])
 		unlink(b.tmp_path);
 	img_writer_free(b.writer);

@@ -20,6 +20,7 @@
 #include "ctx.h"
 #include "dev.h"
 #include "formats.h"
+#include "holdback.h"
 #include "layout.h"
 #include "scan.h"
 #include "source.h"
@@ -36,6 +37,8 @@ struct clone {
 	int relocate;
 	uint8_t (*hashes)[IMG_SHA256_LEN];	/* per copied chunk */
 	uint64_t nhashes, cap, checked, bad, first_bad;
+	struct img_holdback hb;	/* the target's first and last MiB */
+	int dirty;		/* the target was changed */
 };
 
 static int
@@ -53,12 +56,17 @@ open_devices(struct clone *c, struct img_ctx *ctx)
 		return img_error(ctx, -EINVAL,
 		    "'%s' is not a block device or a non-empty file", o->source);
 	rc = img_source_check_mount(c->src, o->force_mounted, ctx);
+	if (rc == 0)
+		rc = img_source_claim(c->src, ctx);
 	if (rc < 0 || stat(o->target, &st) != 0)
 		return rc;	/* a missing target is created later */
 	if (S_ISDIR(st.st_mode))
 		return img_error(ctx, -EISDIR, "'%s' is a directory", o->target);
-	return img_dev_open(o->target, o->dry_run ? IMG_DEV_READ :
-	    IMG_DEV_WRITE | IMG_DEV_EXCL, &c->tgt, ctx);
+	if (o->dry_run)
+		return img_dev_open(o->target, IMG_DEV_READ, &c->tgt, ctx);
+	rc = img_dev_open(o->target, IMG_DEV_WRITE | IMG_DEV_EXCL, &c->tgt,
+	    ctx);
+	return rc < 0 ? rc : img_dev_lock(c->tgt, 1, ctx);
 }
 
 static int
@@ -194,7 +202,17 @@ remember(struct clone *c, const uint8_t *sha)
 	return 0;
 }
 
-/* Writes the used extents of one source chunk to the target. */
+static int
+target_write(void *arg, const uint8_t *data, uint64_t off, uint64_t len,
+    struct img_ctx *ctx)
+{
+	struct clone *c = arg;
+
+	return img_dev_pwrite(c->tgt, data, (size_t)len, off, ctx);
+}
+
+/* Writes the used extents of one source chunk to the target (what falls
+ * in its first or last MiB is held back until the end). */
 static int
 write_sink(struct img_chunk_buf *b, void *arg, struct img_ctx *ctx)
 {
@@ -204,11 +222,12 @@ write_sink(struct img_chunk_buf *b, void *arg, struct img_ctx *ctx)
 	if (remember(c, b->sha256) < 0)
 		return img_error(ctx, -ENOMEM, "out of memory");
 	if (b->nextents == 0)
-		return img_dev_pwrite(c->tgt, b->data, b->length, b->offset,
-		    ctx);
+		return img_holdback_apply(&c->hb, b->data, b->offset,
+		    b->length, target_write, c, ctx);
 	for (uint32_t i = 0; rc == 0 && i < b->nextents; i++)
-		rc = img_dev_pwrite(c->tgt, b->data + b->extents[2 * i],
-		    b->extents[2 * i + 1], b->offset + b->extents[2 * i], ctx);
+		rc = img_holdback_apply(&c->hb, b->data + b->extents[2 * i],
+		    b->offset + b->extents[2 * i], b->extents[2 * i + 1],
+		    target_write, c, ctx);
 	return rc;
 }
 
@@ -251,25 +270,42 @@ read_back(struct clone *c, unsigned cs, struct img_ctx *ctx)
 	return rc;
 }
 
+/* A missing target is created now, after every check and the
+ * confirmation; one that appeared meanwhile is not touched. */
+static int
+create_target(struct clone *c, struct img_ctx *ctx)
+{
+	int rc = img_dev_open(c->opts->target, IMG_DEV_WRITE | IMG_DEV_CREATE,
+	    &c->tgt, ctx);
+
+	if (rc == 0 && !c->tgt->created)
+		rc = img_error(ctx, -EEXIST, "'%s' was created by another program while the source was scanned; nothing was written",
+		    c->opts->target);
+	if (rc == 0)
+		rc = img_dev_lock(c->tgt, 1, ctx);
+	if (rc == 0)
+		c->dirty = 1;
+	if (rc == 0 && ftruncate(c->tgt->fd, (off_t)c->target_size) < 0)
+		rc = img_error_errno(ctx, -errno, "cannot size '%s'",
+		    c->opts->target);
+	if (rc == 0)
+		c->tgt->size = c->target_size;
+	return rc;
+}
+
 static int
 copy_and_check(struct clone *c, struct img_ctx *ctx)
 {
 	const struct img_clone_opts *o = c->opts;
 	unsigned cs = IMG_CHUNK_DEFAULT;
 	uint64_t grown;
-	int rc = 0;
+	int rc = c->tgt ? 0 : create_target(c, ctx);
 
-	if (!c->tgt) {
-		rc = img_dev_open(o->target, IMG_DEV_WRITE | IMG_DEV_CREATE,
-		    &c->tgt, ctx);
-		if (rc == 0 && ftruncate(c->tgt->fd, (off_t)c->target_size) < 0)
-			rc = img_error_errno(ctx, -errno, "cannot size '%s'",
-			    o->target);
-		if (rc == 0)
-			c->tgt->size = c->target_size;
-	}
-	if (rc == 0)
+	if (rc == 0) {
 		c->tgt->writeback = 1;
+		c->dirty = 1;
+		rc = img_holdback_begin(&c->hb, c->tgt, c->tgt->size, ctx);
+	}
 	if (rc == 0)
 		rc = img_source_run(c->src, &(struct img_source_params){
 		    .used = &c->used, .zeros = &c->scan->zeros,
@@ -278,6 +314,9 @@ copy_and_check(struct clone *c, struct img_ctx *ctx)
 		    .phase = "clone" }, ctx);
 	if (rc == 0)
 		rc = img_dev_sync(c->tgt, ctx);
+	/* the table and boot area go on only after the data is on disk */
+	if (rc == 0)
+		rc = img_holdback_finish(&c->hb, c->tgt, ctx);
 	if (rc == 0 && !o->no_verify)
 		rc = read_back(c, cs, ctx);
 	/* the table is rewritten after the check, which compares bytes as
@@ -287,6 +326,22 @@ copy_and_check(struct clone *c, struct img_ctx *ctx)
 	if (rc == 0 && c->relocate)
 		rc = img_dev_sync(c->tgt, ctx);
 	return rc;
+}
+
+/* After a failure that changed the target: a file clone created is
+ * removed, anything else is marked unusable (see holdback.h). */
+static int
+abandon(struct clone *c, struct img_ctx *ctx)
+{
+	if (c->tgt->created) {
+		unlink(c->tgt->path);
+		return img_error_prefix(ctx, "the new file '%s' was removed",
+		    c->tgt->path);
+	}
+	img_holdback_abandon(&c->hb, c->tgt);
+	return img_error_prefix(ctx,
+	    "clone incomplete: '%s' holds part of the copy and no partition table; do not use it",
+	    c->tgt->path);
 }
 
 int
@@ -321,10 +376,13 @@ img_clone(const struct img_clone_opts *opts, struct img_clone_result *res,
 	    img_dev_reread_partitions(c.tgt) < 0)
 		img_warn(ctx, "the kernel could not re-read the partition table of '%s'; run partprobe or reboot before using its partitions",
 		    c.tgt->path);
+	if (rc < 0 && c.dirty)
+		rc = abandon(&c, ctx);
 	if (rc < 0) {		/* the plan is only handed out with success */
 		free(res->plan);
 		res->plan = NULL;
 	}
+	img_holdback_free(&c.hb);
 	free(c.hashes);
 	img_extents_free(&c.used);
 	img_layout_free(&c.layout);

@@ -63,7 +63,32 @@ dev_alloc(const char *path)
 	}
 	dev->fd = -1;
 	dev->direct_fd = -1;
+	dev->claim_fd = -1;
 	return dev;
+}
+
+/* O_EXCL refused: say who holds the device, where that can be seen. */
+static int
+busy_error(const char *path, struct img_ctx *ctx)
+{
+	char where[256], who[256];
+	struct img_dev probe = { .path = (char *)path, .fd = -1 };
+	struct stat st;
+	int rw;
+
+	if (stat(path, &st) == 0) {
+		probe.is_blockdev = S_ISBLK(st.st_mode);
+		probe.rdev = st.st_rdev;
+		probe.st_dev = st.st_dev;
+		probe.st_ino = st.st_ino;
+	}
+	if (img_dev_find_mount(&probe, where, sizeof(where), &rw))
+		return img_error(ctx, -EBUSY, "'%s' is mounted on %s", path,
+		    where);
+	img_dev_holder(path, who, sizeof(who));
+	return img_error(ctx, -EBUSY,
+	    "'%s' is in use: held exclusively by %s", path,
+	    who[0] ? who : "another program (a volume manager, or a program writing it)");
 }
 
 int
@@ -86,14 +111,15 @@ img_dev_open(const char *path, int flags, struct img_dev **out,
 	 * claimed by the kernel (md, dm, another O_EXCL opener). */
 	if ((flags & IMG_DEV_EXCL) && existed && S_ISBLK(st.st_mode))
 		oflags |= O_EXCL;
-	dev->fd = open(path, oflags, 0644);
+	if (flags & IMG_DEV_NOFOLLOW)
+		oflags |= O_NOFOLLOW;
+	/* a file imgtool creates holds disk data: only its owner reads it */
+	dev->fd = open(path, oflags, 0600);
 	if (dev->fd < 0) {
 		rc = -errno;
 		img_dev_close(dev);
 		if (rc == -EBUSY)
-			return img_error(ctx, rc,
-			    "'%s' is in use (mounted, or held by another program)",
-			    path);
+			return busy_error(path, ctx);
 		return img_error_errno(ctx, rc, "cannot open '%s'", path);
 	}
 	dev->owns_fd = 1;
@@ -155,6 +181,8 @@ img_dev_close(struct img_dev *dev)
 		close(dev->fd);
 	if (dev->direct_fd >= 0)
 		close(dev->direct_fd);
+	if (dev->claim_fd >= 0)
+		close(dev->claim_fd);
 	free(dev->map);
 	free(dev->path);
 	free(dev);

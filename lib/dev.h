@@ -19,6 +19,7 @@ enum {
 	IMG_DEV_CREATE	= 1 << 1,	/* create a regular file if missing */
 	IMG_DEV_EXCL	= 1 << 2,	/* O_EXCL on block devices (not mounted) */
 	IMG_DEV_DIRECT	= 1 << 3,	/* also open with O_DIRECT for reads */
+	IMG_DEV_NOFOLLOW = 1 << 4,	/* refuse a symbolic link (O_NOFOLLOW) */
 };
 
 /* One piece of a mapped device: len bytes at dev_off of the parent. */
@@ -40,6 +41,7 @@ struct img_dev {
 	uint64_t pos;		/* streams: bytes transferred so far */
 	int owns_fd;
 	int direct_fd;		/* O_DIRECT twin of fd for aligned reads, or -1 */
+	int claim_fd;		/* img_dev_claim's O_EXCL descriptor, or -1 */
 	/* img_dev_pread_sparse's memory of the file's map: [known_off,
 	 * known_end) is all data (known_data) or all hole. SEEK_HOLE inside
 	 * a large unwritten extent walks the page cache and costs
@@ -114,6 +116,24 @@ int img_dev_same(const struct img_dev *a, const struct img_dev *b);
  * not mounted. */
 int img_dev_find_mount(const struct img_dev *dev, char *where, size_t len,
     int *rw);
+/* claim.c */
+/* Locks dev against other imgtool processes without waiting: shared for a
+ * source being read, exclusive for a target or an image being written.
+ * The lock lasts until dev is closed (or its holder dies). -EBUSY, naming
+ * the holder, when another process holds a conflicting lock; 0 for
+ * streams and on file systems without locks. */
+int img_dev_lock(struct img_dev *dev, int exclusive, struct img_ctx *ctx);
+/* For a block-device source: claims it with O_EXCL until dev is closed,
+ * so that nothing mounts or claims it while it is read. -EBUSY, naming
+ * the holder, when another program holds it exclusively and it is not
+ * mounted (a restore, mkfs or partclone writing it); 0 when a mount or a
+ * volume manager holds it (the caller's mount policy decides), and for
+ * files. */
+int img_dev_claim(struct img_dev *dev, struct img_ctx *ctx);
+/* "pid N (command line)" of a process holding path: a flock on it, or
+ * for a block device any process with it open; "" when none is seen. */
+void img_dev_holder(const char *path, char *out, size_t len);
+
 /* Model and serial from sysfs ("ATA Foo 1TB (serial X)"), or "" */
 void img_dev_describe(const struct img_dev *dev, char *buf, size_t len);
 

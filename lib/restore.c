@@ -70,13 +70,50 @@ create_target(struct restore *s, struct img_ctx *ctx)
 		return 0;
 	rc = img_dev_open(s->opts->target, IMG_DEV_WRITE | IMG_DEV_CREATE,
 	    &s->tgt, ctx);
+	if (rc == 0 && !s->tgt->created)	/* appeared since the checks */
+		rc = img_error(ctx, -EEXIST, "'%s' was created by another program while the image was checked; nothing was written",
+		    s->opts->target);
+	if (rc == 0)
+		rc = img_dev_lock(s->tgt, 1, ctx);
 	if (rc < 0)
 		return rc;
+	s->dirty = 1;
 	if (ftruncate(s->tgt->fd, (off_t)s->target_size) < 0)
 		return img_error_errno(ctx, -errno, "cannot size '%s'",
 		    s->tgt->path);
 	s->tgt->size = s->target_size;
 	return 0;
+}
+
+/* The three things restore does to the target, outside the held-back
+ * ranges (img_holdback_apply's callbacks). */
+static int
+target_write(void *arg, const uint8_t *data, uint64_t off, uint64_t len,
+    struct img_ctx *ctx)
+{
+	struct restore *s = arg;
+
+	return img_dev_pwrite(s->tgt, data, (size_t)len, off, ctx);
+}
+
+static int
+target_zero(void *arg, const uint8_t *data, uint64_t off, uint64_t len,
+    struct img_ctx *ctx)
+{
+	struct restore *s = arg;
+
+	(void)data;
+	return img_dev_zero(s->tgt, off, len, ctx);
+}
+
+static int
+target_discard(void *arg, const uint8_t *data, uint64_t off, uint64_t len,
+    struct img_ctx *ctx)
+{
+	struct restore *s = arg;
+
+	(void)data;
+	return img_dev_discard(s->tgt, off, len, ctx);
 }
 
 /* --zero / --discard: handles the unused space between the last write and
@@ -95,10 +132,11 @@ unused_upto(struct restore *s, uint64_t off, struct img_ctx *ctx)
 	if (s->tgt->created)
 		return 0;	/* a new file is all holes already */
 	if (s->opts->zero_unused)
-		rc = img_dev_zero(s->tgt, from - s->src_start, off - from, ctx);
+		rc = img_holdback_apply(&s->hb, NULL, from - s->src_start,
+		    off - from, target_zero, s, ctx);
 	else if (s->opts->discard_unused)
-		rc = img_dev_discard(s->tgt, from - s->src_start, off - from,
-		    ctx);
+		rc = img_holdback_apply(&s->hb, NULL, from - s->src_start,
+		    off - from, target_discard, s, ctx);
 	return rc;
 }
 
@@ -130,11 +168,11 @@ write_range(struct restore *s, const struct img_raw_chunk *raw, uint64_t pos,
 		return rc;
 	s->cursor = pos + len;
 	if (!(raw->c.flags & IMG_CHUNK_ZERO))
-		return img_dev_pwrite(s->tgt, data, len, pos - s->src_start,
-		    ctx);
+		return img_holdback_apply(&s->hb, data, pos - s->src_start,
+		    len, target_write, s, ctx);
 	/* A new file already reads as zeros; anywhere else, zeros are data. */
-	return s->tgt->created ? 0 :
-	    img_dev_zero(s->tgt, pos - s->src_start, len, ctx);
+	return s->tgt->created ? 0 : img_holdback_apply(&s->hb, NULL,
+	    pos - s->src_start, len, target_zero, s, ctx);
 }
 
 static int
@@ -152,13 +190,26 @@ write_chunk(struct restore *s, const struct img_raw_chunk *raw,
 	return rc;
 }
 
+/* After a failure that changed the target: a file restore created is
+ * removed; anything else gets its first and last MiB cleared again, so it
+ * is never taken for a good disk, and the message says it is incomplete. */
 static int
-stream_damaged(struct restore *s, uint64_t below, struct img_ctx *ctx)
+abandon(struct restore *s, struct img_ctx *ctx)
 {
-	s->res->written_below = below;
+	if (s->tgt->created) {
+		unlink(s->tgt->path);
+		return img_error_prefix(ctx, "the new file '%s' was removed",
+		    s->tgt->path);
+	}
+	img_holdback_abandon(&s->hb, s->tgt);
+	if (s->res->written_below)
+		return img_error_prefix(ctx,
+		    "restore incomplete: '%s' holds restored data only below offset %llu, and no partition table; do not use it",
+		    s->tgt->path,
+		    (unsigned long long)s->res->written_below);
 	return img_error_prefix(ctx,
-	    "'%s' holds restored data only below offset %llu; nothing at or above it was written",
-	    s->tgt->path, (unsigned long long)below);
+	    "restore incomplete: '%s' holds part of the image and no partition table; do not use it",
+	    s->tgt->path);
 }
 
 static int
@@ -172,7 +223,10 @@ write_all(struct restore *s, struct img_ctx *ctx)
 
 	s->cursor = s->src_start;
 	s->tgt->writeback = 1;
-	rc = img_decode_pipe_open(s->rd, s->opts->threads, &dp, ctx);
+	s->dirty = 1;
+	rc = img_holdback_begin(&s->hb, s->tgt, s->tgt->size, ctx);
+	if (rc == 0)
+		rc = img_decode_pipe_open(s->rd, s->opts->threads, &dp, ctx);
 	if (rc == 0 && s->seals)
 		img_decode_pipe_seals(dp, s->seals, IMG_SEAL_TRUST);
 	while (rc == 0 && (rc = img_check_cancel(ctx)) == 0 &&
@@ -186,7 +240,7 @@ write_all(struct restore *s, struct img_ctx *ctx)
 	}
 	img_decode_pipe_close(dp);
 	if (rc == -EBADMSG)
-		return stream_damaged(s, next_off, ctx);
+		s->res->written_below = next_off;
 	if (rc == 0)
 		rc = unused_upto(s, s->src_end, ctx);
 	if (rc == 0)
@@ -224,6 +278,9 @@ finish(struct restore *s, struct img_ctx *ctx)
 	uint64_t grown = 0;
 	int rc = img_dev_sync(s->tgt, ctx);
 
+	/* the table and boot area go on only after the data is on disk */
+	if (rc == 0)
+		rc = img_holdback_finish(&s->hb, s->tgt, ctx);
 	if (rc == 0 && s->relocate) {
 		rc = s->pt->relocate(s->tgt, s->target_size,
 		    s->grow ? s->grow->number : 0, &grown, ctx);
@@ -278,11 +335,14 @@ img_restore(const struct img_restore_opts *opts,
 	}
 	if (rc == 0)
 		res->written_below = s.src_end;
+	if (rc < 0 && s.dirty)
+		rc = abandon(&s, ctx);
 	if (rc < 0) {		/* the plan is only handed out with success */
 		free(res->plan);
 		res->plan = NULL;
 	}
 	free(s.seals);
+	img_holdback_free(&s.hb);
 	img_layout_free(&s.layout);
 	img_dev_close(s.tgt);
 	img_reader_close(s.rd);

@@ -24,13 +24,16 @@ restore_open_target(struct restore *s, struct img_ctx *ctx)
 {
 	const char *path = s->opts->target;
 	struct stat st;
+	int rc;
 
 	if (stat(path, &st) != 0)
 		return 0;	/* created after the checks and confirmation */
 	if (S_ISDIR(st.st_mode))
 		return img_error(ctx, -EISDIR, "'%s' is a directory", path);
-	return img_dev_open(path, s->opts->dry_run ? IMG_DEV_READ :
-	    IMG_DEV_WRITE | IMG_DEV_EXCL, &s->tgt, ctx);
+	if (s->opts->dry_run)
+		return img_dev_open(path, IMG_DEV_READ, &s->tgt, ctx);
+	rc = img_dev_open(path, IMG_DEV_WRITE | IMG_DEV_EXCL, &s->tgt, ctx);
+	return rc < 0 ? rc : img_dev_lock(s->tgt, 1, ctx);
 }
 
 /* The logical range to write: one partition, or the whole source. */

@@ -7,6 +7,7 @@
 
 #include <stdint.h>
 
+#include "holdback.h"
 #include "imgtool.h"
 #include "layout.h"
 
@@ -31,6 +32,10 @@ struct restore {
 	/* The full check's seal of each record (NULL when there was no
 	 * check): the writing pass then decompresses without hashing. */
 	uint32_t *seals;
+	/* The target's first and last MiB, written after the data; dirty
+	 * once anything on the target was changed. */
+	struct img_holdback hb;
+	int dirty;
 };
 
 /* restore_plan.c */

@@ -32,6 +32,14 @@ img_source_check_mount(struct img_dev *src, int force, struct img_ctx *ctx)
 	    src->path, where);
 }
 
+int
+img_source_claim(struct img_dev *src, struct img_ctx *ctx)
+{
+	int rc = img_dev_lock(src, 0, ctx);
+
+	return rc < 0 ? rc : img_dev_claim(src, ctx);
+}
+
 struct run {
 	struct img_dev *src;
 	const struct img_extents *used;

@@ -43,5 +43,9 @@ int img_source_run(struct img_dev *src, const struct img_source_params *p,
 /* -EBUSY when src is mounted read-write (a warning instead with force). */
 int img_source_check_mount(struct img_dev *src, int force,
     struct img_ctx *ctx);
+/* Keeps writers out of src while it is read (img_dev_lock shared, and
+ * img_dev_claim): -EBUSY when a restore, clone or another program is
+ * writing it. */
+int img_source_claim(struct img_dev *src, struct img_ctx *ctx);
 
 #endif

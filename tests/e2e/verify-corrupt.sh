@@ -43,8 +43,15 @@ assert_stderr_grep "'badhdr.img': (header checksum mismatch|bad chunk size)"
 [ "$(sha_of target.raw)" = "$before" ] || fail "restore of a damaged header modified the target"
 
 # a stream cannot be checked ahead: it stops at the bad chunk and reports
+# (a new file is removed; an existing target is marked unusable: its
+# partition table is never written)
 assert_exit 3 sh -c "cat bad.img | '$IMGTOOL' restore -q --yes - streamed.raw"
-assert_stderr_grep "holds restored data only below offset 5242880; nothing at or above it was written"
+assert_stderr_grep "^imgtool restore: the new file 'streamed.raw' was removed: 'standard input': chunk at offset 5242880: checksum mismatch$"
+assert_stderr_lines 1
+[ -e streamed.raw ] && fail "a failed restore left the file it created"
+cp target.raw streamed.raw
+assert_exit 3 sh -c "cat bad.img | '$IMGTOOL' restore -q --yes - streamed.raw"
+assert_stderr_grep "^imgtool restore: restore incomplete: 'streamed.raw' holds restored data only below offset 5242880, and no partition table; do not use it: 'standard input': chunk at offset 5242880: checksum mismatch$"
 assert_stderr_lines 1
 
 # truncated images: clear one-line errors from verify, info and restore
