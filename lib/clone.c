@@ -56,12 +56,21 @@ open_devices(struct clone *c, struct img_ctx *ctx)
 		return img_error(ctx, -EINVAL,
 		    "'%s' is not a block device or a non-empty file", o->source);
 	rc = img_source_check_mount(c->src, o->force_mounted, ctx);
+	if (rc == 0 && stat(o->target, &st) == 0) {
+		if (S_ISDIR(st.st_mode))
+			return img_error(ctx, -EISDIR, "'%s' is a directory",
+			    o->target);
+		/* before the claims: the source's would refuse it first */
+		if (S_ISBLK(st.st_mode) ? c->src->is_blockdev &&
+		    st.st_rdev == c->src->rdev : st.st_dev == c->src->st_dev &&
+		    st.st_ino == c->src->st_ino)
+			return img_error(ctx, -EXDEV,
+			    "'%s' is the source itself", o->target);
+	}
 	if (rc == 0)
 		rc = img_source_claim(c->src, ctx);
 	if (rc < 0 || stat(o->target, &st) != 0)
 		return rc;	/* a missing target is created later */
-	if (S_ISDIR(st.st_mode))
-		return img_error(ctx, -EISDIR, "'%s' is a directory", o->target);
 	if (o->dry_run)
 		return img_dev_open(o->target, IMG_DEV_READ, &c->tgt, ctx);
 	rc = img_dev_open(o->target, IMG_DEV_WRITE | IMG_DEV_EXCL, &c->tgt,
