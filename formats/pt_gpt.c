@@ -37,6 +37,7 @@
 #define GPTE_FIRST_LBA		32	/* entry: u64 */
 #define GPTE_LAST_LBA		40	/* entry: u64 */
 #define GPT_MAX_ENTRY_BYTES	(4u << 20)
+#define GPT_MAX_SECTOR		4096	/* the largest sector this reads */
 
 struct gpt_hdr {
 	uint64_t my_lba, alt_lba, first_usable, last_usable, entries_lba;
@@ -50,7 +51,7 @@ static int
 read_header(struct img_dev *dev, unsigned ss, uint64_t lba, uint64_t nlba,
     struct gpt_hdr *h, struct img_ctx *ctx)
 {
-	uint8_t buf[4096];
+	uint8_t buf[GPT_MAX_SECTOR];
 	uint64_t entries_bytes;
 	int rc;
 
@@ -88,8 +89,8 @@ static int
 gpt_table_extents(struct img_dev *dev, const struct pt_layout *pl,
     struct img_extents *meta, struct img_ctx *ctx)
 {
-	unsigned ss = pl->sector_size >= 512 && pl->sector_size <= 4096 ?
-	    pl->sector_size : 512;
+	unsigned ss = pl->sector_size >= 512 &&
+	    pl->sector_size <= GPT_MAX_SECTOR ? pl->sector_size : 512;
 	uint64_t nlba = pl->disk_size / ss, entry_lbas;
 	struct gpt_hdr h;
 	int rc;
@@ -125,7 +126,7 @@ gpt_table_extents(struct img_dev *dev, const struct pt_layout *pl,
 
 /* The header and entry array as read from (and written back to) disk. */
 struct gpt_copy {
-	uint8_t hdr[4096];
+	uint8_t hdr[GPT_MAX_SECTOR];
 	uint8_t *entries;
 	size_t entries_len;
 	uint32_t hdr_size;
@@ -135,7 +136,7 @@ static int
 read_primary(struct img_dev *dev, unsigned ss, uint64_t nlba,
     struct gpt_hdr *h, struct gpt_copy *g, struct img_ctx *ctx)
 {
-	uint8_t check[4096];
+	uint8_t check[GPT_MAX_SECTOR];
 	/* the header still describes the old disk size: no size bound */
 	int rc = read_header(dev, ss, 1, UINT64_MAX, h, ctx);
 
@@ -235,11 +236,16 @@ gpt_relocate(struct img_dev *dev, uint64_t new_size, unsigned grow_part,
 	unsigned ss = dev->sector_size;
 	uint64_t nlba = new_size / ss, alt, bentries, last_usable, old_alt;
 	struct gpt_copy g = { .entries = NULL };
-	uint8_t zero[4096] = { 0 };
+	uint8_t zero[GPT_MAX_SECTOR] = { 0 };
 	struct gpt_hdr h;
 	int rc;
 
 	*grown = 0;
+	/* the header buffers hold one sector of at most GPT_MAX_SECTOR */
+	if (ss < 512 || ss > GPT_MAX_SECTOR || (ss & (ss - 1)))
+		return img_error(ctx, -ENOTSUP,
+		    "'%s': %u-byte sectors: cannot rewrite its GPT (512 to %u bytes only)",
+		    dev->path, ss, GPT_MAX_SECTOR);
 	rc = read_primary(dev, ss, nlba, &h, &g, ctx);
 	if (rc < 0)
 		goto out;
