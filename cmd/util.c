@@ -156,7 +156,8 @@ cli_log(enum img_log_level level, const char *msg, void *arg)
 	if (isatty(2))
 		fputs("\r\033[K", stderr);
 	fprintf(stderr, "imgtool %s: %s%s\n", la->cmd,
-	    level == IMG_LOG_WARN ? "warning: " : "", msg);
+	    level == IMG_LOG_WARN ? "warning: " :
+	    level == IMG_LOG_DEBUG ? "debug " : "", msg);
 }
 
 struct img_ctx *
@@ -175,6 +176,10 @@ cli_ctx_new(const char *cmd, int quiet)
 	la.quiet = quiet;
 	img_ctx_set_log(ctx, cli_log, &la);
 	img_ctx_set_cancel(ctx, &interrupted);
+	if (img_ctx_set_debug(ctx, getenv("IMGTOOL_DEBUG")) < 0)
+		fprintf(stderr, "imgtool %s: warning: IMGTOOL_DEBUG='%s': "
+		    "the areas are scan, image, restore, lock, view and all\n",
+		    cmd, getenv("IMGTOOL_DEBUG"));
 	memset(&sa, 0, sizeof(sa));
 	sa.sa_handler = on_signal;
 	sigaction(SIGINT, &sa, NULL);

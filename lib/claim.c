@@ -159,8 +159,11 @@ img_dev_lock(struct img_dev *dev, int exclusive, struct img_ctx *ctx)
 
 	if (dev->is_stream || dev->map)
 		return 0;
-	if (flock(dev->fd, (exclusive ? LOCK_EX : LOCK_SH) | LOCK_NB) == 0)
+	if (flock(dev->fd, (exclusive ? LOCK_EX : LOCK_SH) | LOCK_NB) == 0) {
+		img_debug(ctx, IMG_DBG_LOCK, "'%s': %s lock taken", dev->path,
+		    exclusive ? "exclusive" : "shared");
 		return 0;
+	}
 	if (errno != EWOULDBLOCK)
 		return 0;	/* a file system without locks: nothing to do */
 	img_dev_holder(dev->path, who, sizeof(who));
@@ -201,6 +204,8 @@ img_dev_claim(struct img_dev *dev, struct img_ctx *ctx)
 	fd = open(dev->path, O_RDONLY | O_EXCL | O_CLOEXEC);
 	if (fd >= 0) {
 		dev->claim_fd = fd;
+		img_debug(ctx, IMG_DBG_LOCK, "'%s': claimed (O_EXCL)",
+		    dev->path);
 		return 0;
 	}
 	if (errno != EBUSY || img_dev_find_mount(dev, where, sizeof(where),

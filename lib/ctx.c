@@ -151,3 +151,57 @@ img_check_cancel(struct img_ctx *ctx)
 		return img_error(ctx, -ECANCELED, "interrupted");
 	return 0;
 }
+
+static const struct {
+	const char *name;
+	unsigned mask;
+} debug_areas[] = {
+	{ "scan", IMG_DBG_SCAN },
+	{ "image", IMG_DBG_IMAGE },
+	{ "restore", IMG_DBG_RESTORE },
+	{ "lock", IMG_DBG_LOCK },
+	{ "view", IMG_DBG_VIEW },
+	{ "all", ~0u },
+};
+
+int
+img_ctx_set_debug(struct img_ctx *ctx, const char *spec)
+{
+	int rc = 0;
+
+	ctx->debug = 0;
+	while (spec && *spec) {
+		size_t n = strcspn(spec, ",");
+		size_t i;
+
+		for (i = 0; i < sizeof(debug_areas) / sizeof(*debug_areas); i++)
+			if (strlen(debug_areas[i].name) == n &&
+			    strncmp(spec, debug_areas[i].name, n) == 0)
+				break;
+		if (i < sizeof(debug_areas) / sizeof(*debug_areas))
+			ctx->debug |= debug_areas[i].mask;
+		else if (n)
+			rc = -EINVAL;
+		spec += n + (spec[n] == ',');
+	}
+	return rc;
+}
+
+void
+img_debug_log(struct img_ctx *ctx, unsigned area, const char *fmt, ...)
+{
+	char buf[IMG_MSG_MAX];
+	const char *name = "debug";
+	int n;
+	va_list ap;
+
+	for (size_t i = 0; i < sizeof(debug_areas) / sizeof(*debug_areas); i++)
+		if (debug_areas[i].mask == area)
+			name = debug_areas[i].name;
+	n = snprintf(buf, sizeof(buf), "%s: ", name);
+	va_start(ap, fmt);
+	vsnprintf(buf + n, sizeof(buf) - (size_t)n, fmt, ap);
+	va_end(ap);
+	if (ctx->log)
+		ctx->log(IMG_LOG_DEBUG, buf, ctx->log_arg);
+}

@@ -20,7 +20,26 @@ struct img_ctx {
 	img_log_fn log;
 	void *log_arg;
 	volatile sig_atomic_t *cancel;
+	unsigned debug;		/* IMG_DBG_* areas traced */
 };
+
+/* Debug areas (img_ctx_set_debug names them). */
+enum {
+	IMG_DBG_SCAN	= 1 << 0,	/* scanner decisions per region */
+	IMG_DBG_IMAGE	= 1 << 1,	/* image files opened and checked */
+	IMG_DBG_RESTORE	= 1 << 2,	/* what restore and clone will write */
+	IMG_DBG_LOCK	= 1 << 3,	/* locks, claims, held-back areas */
+	IMG_DBG_VIEW	= 1 << 4,	/* reads of the view (mount) */
+};
+
+/* A debug line for area (formatted only when traced); the area's name is
+ * put in front. */
+#define img_debug(ctx, area, ...) do {					\
+	if ((ctx)->debug & (area))					\
+		img_debug_log((ctx), (area), __VA_ARGS__);		\
+} while (0)
+void img_debug_log(struct img_ctx *ctx, unsigned area, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
 
 /* Stores the message and returns err (a negative errno). */
 int img_error(struct img_ctx *ctx, int err, const char *fmt, ...)

@@ -73,6 +73,11 @@ img_holdback_begin(struct img_holdback *hb, struct img_dev *dev,
 		img_holdback_free(hb);
 		return img_error(ctx, -ENOMEM, "out of memory");
 	}
+	for (unsigned i = 0; i < hb->n; i++)
+		img_debug(ctx, IMG_DBG_LOCK, "'%s': bytes %llu-%llu %s, written last",
+		    dev->path, (unsigned long long)hb->r[i].off,
+		    (unsigned long long)(hb->r[i].off + hb->r[i].len),
+		    dev->created ? "held back" : "cleared and held back");
 	if (!dev->created)	/* a new file has nothing to mistake */
 		rc = load_ranges(hb, dev, size, ctx);
 	for (unsigned i = 0; rc == 0 && !dev->created && i < hb->n; i++)

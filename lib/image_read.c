@@ -398,6 +398,10 @@ img_reader_open(const char *path, struct img_reader **out,
 		return rc;
 	}
 	(*out)->owns_dev = 1;
+	img_debug(ctx, IMG_DBG_IMAGE, "'%s': %s, format %u, %llu-byte disk, %u-byte chunks, %llu index entries",
+	    path, (*out)->stream ? "stream" : "file", (*out)->hdr.version,
+	    (unsigned long long)(*out)->hdr.source_size,
+	    (*out)->hdr.chunk_size, (unsigned long long)(*out)->count);
 	return 0;
 }
 

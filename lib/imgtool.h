@@ -32,7 +32,7 @@
 struct img_ctx;
 
 /* ctx.c */
-enum img_log_level { IMG_LOG_INFO, IMG_LOG_WARN };
+enum img_log_level { IMG_LOG_INFO, IMG_LOG_WARN, IMG_LOG_DEBUG };
 
 struct img_progress {
 	const char *phase;	/* "backup", "verify", "restore", "scan" */
@@ -56,6 +56,12 @@ void img_ctx_set_log(struct img_ctx *ctx, img_log_fn fn, void *arg);
 /* A flag the engine polls; when it becomes nonzero the operation stops
  * with -ECANCELED and cleans up (cmd/ sets it from a signal handler). */
 void img_ctx_set_cancel(struct img_ctx *ctx, volatile sig_atomic_t *flag);
+/* Debug tracing, off by default (cmd/ takes spec from $IMGTOOL_DEBUG):
+ * a comma-separated list of areas, "scan", "image", "restore", "lock",
+ * "view" or "all". The traced areas send IMG_LOG_DEBUG lines, each
+ * starting with the area's name, to the log callback. Returns 0, or
+ * -EINVAL for an unknown area (the others are still set). */
+int img_ctx_set_debug(struct img_ctx *ctx, const char *spec);
 
 /* backup.c */
 #define IMG_CHUNK_DEFAULT	(2u << 20)

@@ -136,6 +136,17 @@ choose_grow(struct restore *s, struct img_ctx *ctx)
 	return 0;
 }
 
+static void
+trace_range(const struct restore *s, struct img_ctx *ctx)
+{
+	img_debug(ctx, IMG_DBG_RESTORE, "bytes %llu-%llu of the image's disk go to %s'%s' (%llu bytes) at 0%s%s",
+	    (unsigned long long)s->src_start, (unsigned long long)s->src_end,
+	    s->tgt ? "" : "new ", s->opts->target,
+	    (unsigned long long)s->target_size,
+	    s->relocate ? ", table rewritten for its size" : "",
+	    s->grow ? ", last partition grown" : "");
+}
+
 int
 restore_check_target(struct restore *s, struct img_ctx *ctx)
 {
@@ -149,6 +160,7 @@ restore_check_target(struct restore *s, struct img_ctx *ctx)
 		return rc;
 	if (!s->tgt) {
 		s->target_size = s->src_end - s->src_start;
+		trace_range(s, ctx);
 		return 0;
 	}
 	rc = check_identity(s, ctx);
@@ -156,6 +168,7 @@ restore_check_target(struct restore *s, struct img_ctx *ctx)
 		rc = check_size(s, ctx);
 	if (rc == 0 && s->src_end - s->src_start > s->target_size)
 		s->src_end = s->src_start + s->target_size;
+	trace_range(s, ctx);
 	return rc;
 }
 

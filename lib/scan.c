@@ -352,6 +352,9 @@ scan_filesystem(struct img_dev *dev, struct img_scan *s,
 		if (a < b)
 			rc = img_extents_add(&s->used, a, b - a);
 	}
+	img_debug(ctx, IMG_DBG_SCAN, "%s: %s, %u-byte blocks, %llu bytes used in %zu extents",
+	    where, pres->type, fs.block_size,
+	    (unsigned long long)img_extents_total(&used), used.n);
 	img_extents_free(&used);
 	/* r may move: add_region reallocates the array */
 	if (rc == 0 && nvols)

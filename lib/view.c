@@ -325,6 +325,8 @@ img_view_read(struct img_view *v, void *buf, size_t len, uint64_t off)
 	if (len > v->size - off)
 		len = (size_t)(v->size - off);
 	pthread_mutex_lock(&v->lock);
+	img_debug(v->ctx, IMG_DBG_VIEW, "read %zu bytes at %llu", len,
+	    (unsigned long long)off);
 	while (done < len) {
 		n = read_piece(v, (uint8_t *)buf + done, len - done,
 		    off + done);
